@@ -1,0 +1,1 @@
+"""Audio, turn-taking and the speech/language engines. Knows nothing about calls."""

@@ -1,0 +1,23 @@
+"""Flask-SQLAlchemy models, database set-up, migrations and time-window resolution.
+
+Imports nothing else of ours."""
+
+from .chats import CHAT_STATUSES, END_REASONS, Chat, ChatEvent, Recording, Turn, utcnow
+from .config import (
+    WINDOW_CATEGORIES,
+    WINDOW_KINDS,
+    Agent,
+    CustomerSettings,
+    PhoneNumber,
+    TimeWindow,
+    User,
+    WindowPeriod,
+)
+from .db import Base, create_db_app, db, init_db, upgrade_schema
+
+__all__ = [
+    "CHAT_STATUSES", "END_REASONS", "WINDOW_CATEGORIES", "WINDOW_KINDS",
+    "Agent", "Base", "Chat", "ChatEvent", "CustomerSettings", "PhoneNumber", "Recording",
+    "TimeWindow", "Turn", "User", "WindowPeriod",
+    "create_db_app", "db", "init_db", "upgrade_schema", "utcnow",
+]

@@ -1,0 +1,61 @@
+"""The database object and its set-up: SQLite in WAL mode by default, any SQLAlchemy URL works."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+from flask_migrate import Migrate, upgrade
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate(directory=str(MIGRATIONS_DIR), render_as_batch=True)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL lets the admin read while the controller writes; busy_timeout rides out short locks."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+def init_db(app: Flask) -> None:
+    """Bind ``db`` and migrations to ``app`` (config key SQLALCHEMY_DATABASE_URI must be set)."""
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    db.init_app(app)
+    migrate.init_app(app, db)
+
+
+def upgrade_schema(app: Flask) -> None:
+    """Bring the database to the newest migration (idempotent)."""
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+
+
+def create_db_app(database_url: str, *, name: str = "voicegate-db") -> Flask:
+    """A minimal Flask app that only carries the database (used by controller and CLI)."""
+    app = Flask(name)
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url
+    init_db(app)
+    return app
