@@ -48,6 +48,7 @@ class Settings:
     # FreeSWITCH dialplan targets the controller transfers to (freeswitch_conf/)
     transfer_context: str = "voicegate_transfer"
     fallback_extension: str = "voicegate_fallback"
+    fallback_context: str = "voicegate"
     max_call_seconds: int = 3600
     secret_key: str = ""
     master_url: str = ""

@@ -1,0 +1,94 @@
+"""One call's audio plumbing: caller frames → recorder + endpointer → utterances; agent speech →
+paced frames. Barge-in: caller speech while the agent talks drops the agent's queued audio."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gevent.queue import Queue
+
+from media.audio import frame_bytes, resample
+from media.engines import Audio
+from media.recording import CallRecorder
+from media.vad import Endpointer, SpeechStarted, UtteranceEnded
+
+from .pacer import OutgoingStream, Pacer
+from .unicast import UnicastEndpoint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Utterance:
+    audio: Audio
+    last_speech_at: float  # monotonic time of the caller's last voiced frame
+    detected_at: float  # monotonic time the endpointer closed the utterance
+
+
+class CallAudio:
+    def __init__(self, *, call_uuid: str, rate: int, host: str, freeswitch_port: int,
+                 pacer: Pacer, recording_path: Path, silence_ms: int):
+        self.call_uuid = call_uuid
+        self.rate = rate
+        self.pacer = pacer
+        self.utterances: Queue[Utterance] = Queue()
+        self.endpointer = Endpointer(rate, silence_ms=silence_ms)
+        self.recorder = CallRecorder(recording_path, rate)
+        self.recording_path = recording_path
+        self.endpoint = UnicastEndpoint(host, freeswitch_port, self._on_caller_frame,
+                                        call_uuid=call_uuid)
+        self.stream = OutgoingStream(self.endpoint.send, frame_bytes(rate), self._on_agent_frame)
+        self.barge_ins = 0
+        self.first_packet_at: float | None = None  # first agent frame after arm_first_packet()
+        self._stream_ms = 0
+        self.last_caller_frame_at = 0.0
+
+    @property
+    def port(self) -> int:
+        return self.endpoint.port
+
+    def start(self) -> None:
+        self.endpoint.start()
+        self.pacer.add(self.stream)
+
+    def set_silence_ms(self, silence_ms: int) -> None:
+        if self.endpointer.silence_ms != silence_ms:
+            self.endpointer = Endpointer(self.rate, silence_ms=silence_ms)
+
+    def play(self, audio: Audio, mark: object = None) -> int:
+        """Queue agent speech (resampled to the channel rate); returns frames queued."""
+        pcm = resample(audio.pcm, audio.sample_rate, self.rate)
+        return self.stream.enqueue(pcm, mark)
+
+    def arm_first_packet(self) -> None:
+        self.first_packet_at = None
+
+    def _on_agent_frame(self, frame: bytes, now: float) -> None:
+        if self.first_packet_at is None:
+            self.first_packet_at = now
+        self.recorder.add_agent(frame)
+
+    def _on_caller_frame(self, frame: bytes) -> None:
+        now = time.monotonic()
+        self.last_caller_frame_at = now
+        self.recorder.add_caller(frame)
+        self._stream_ms += 20
+        for event in self.endpointer.feed(frame):
+            if isinstance(event, SpeechStarted):
+                if self.stream.speaking:
+                    dropped = self.stream.clear()
+                    self.barge_ins += 1
+                    log.info("[%s] barge-in: caller spoke, %d agent frames dropped",
+                             self.call_uuid, dropped)
+            elif isinstance(event, UtteranceEnded):
+                trailing_s = max(0, self._stream_ms - event.last_speech_ms) / 1000
+                self.utterances.put(Utterance(event.audio, now - trailing_s, now))
+
+    def close(self) -> float:
+        """Stop audio both ways and finish the recording; returns its duration in seconds."""
+        self.pacer.remove(self.stream)
+        self.endpoint.close()
+        return self.recorder.close()

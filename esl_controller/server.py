@@ -1,0 +1,47 @@
+"""The outbound event-socket server: FreeSWITCH's ``socket`` app connects here, one CallSession
+per connection, each in its own greenlet."""
+
+from __future__ import annotations
+
+import logging
+
+from gevent.server import StreamServer
+
+from .connection import EslConnection
+from .services import CallServices
+from .session import CallSession
+
+log = logging.getLogger(__name__)
+
+
+class ControllerServer:
+    def __init__(self, services: CallServices, host: str | None = None, port: int | None = None):
+        self.services = services
+        settings = services.settings
+        self._server = StreamServer(
+            (host or settings.esl_host, settings.esl_port if port is None else port),
+            self._handle)
+        self.sessions_started = 0
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self._server.address
+
+    def start(self) -> None:
+        self._server.start()
+        log.info("ESL controller listening on %s:%s", *self.address)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._server.stop(timeout=timeout)
+        self.services.pacer.stop()
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def _handle(self, sock, address) -> None:
+        self.sessions_started += 1
+        try:
+            CallSession(EslConnection(sock), self.services).run()
+        except Exception:
+            log.exception("call session from %s crashed", address)
+            sock.close()

@@ -1,0 +1,80 @@
+"""What every CallSession shares: settings, database, engines, the pacer, ports, live calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+from gevent.threadpool import ThreadPool
+
+from media.engines import LanguageModel, SpeechToText, TextToSpeech
+from voicegate.settings import Settings
+
+from .offload import OffloadedLLM, OffloadedSTT, OffloadedTTS
+from .pacer import Pacer
+from .unicast import PortAllocator
+
+
+class LiveCalls:
+    """Calls in progress, for the status endpoint and the master's health report."""
+
+    def __init__(self) -> None:
+        self._calls: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, uuid: str, **info: Any) -> None:
+        with self._lock:
+            self._calls[uuid] = {"uuid": uuid, "since": dt.datetime.now(dt.UTC).isoformat(), **info}
+
+    def update(self, uuid: str, **info: Any) -> None:
+        with self._lock:
+            if uuid in self._calls:
+                self._calls[uuid].update(info)
+
+    def remove(self, uuid: str) -> None:
+        with self._lock:
+            self._calls.pop(uuid, None)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(c) for c in self._calls.values()]
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+
+@dataclass
+class CallServices:
+    settings: Settings
+    db_app: Flask
+    stt: SpeechToText | None
+    llm: LanguageModel | None
+    tts: TextToSpeech | None
+    engine_problems: list[str] = field(default_factory=list)
+    pacer: Pacer = field(default_factory=Pacer)
+    live: LiveCalls = field(default_factory=LiveCalls)
+    ports: PortAllocator | None = None
+    pool: ThreadPool | None = None
+    unicast_host: str = "127.0.0.1"
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        if self.ports is None:
+            self.ports = PortAllocator(s.rtp_port_min, s.rtp_port_max, self.unicast_host)
+        if self.pool is None:
+            self.pool = ThreadPool(8)
+        e = s.engines
+        if self.stt is not None:
+            self.stt = OffloadedSTT(self.stt, self.pool, e.stt_timeout_s)
+        if self.llm is not None:
+            self.llm = OffloadedLLM(self.llm, self.pool, e.llm_timeout_s)
+        if self.tts is not None:
+            self.tts = OffloadedTTS(self.tts, self.pool, e.tts_timeout_s)
+
+    @property
+    def engines_ready(self) -> bool:
+        """Without STT or TTS an agent can neither hear nor speak: calls go to the fallback."""
+        return self.stt is not None and self.tts is not None

@@ -1,0 +1,119 @@
+"""``voicegate`` — the one console command for a node (and the master)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .settings import load_settings
+
+
+def _add_data(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=None,
+                        help="Datenordner (SQLite-Datei, Aufnahmen, Modelle); Standard: ./data")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gevent import monkey
+
+    monkey.patch_all()
+    import gevent
+
+    from .node import build_node
+
+    overrides = {}
+    if args.esl_port is not None:
+        overrides["esl_port"] = args.esl_port
+    if args.admin_port is not None:
+        overrides["admin_port"] = args.admin_port
+    settings = load_settings(args.data, **overrides)
+    node = build_node(settings)
+    node.start()
+    print(f"KI-Voicegate läuft: ESL-Controller {settings.esl_host}:{settings.esl_port}, "
+          f"Admin http://{settings.admin_host}:{settings.admin_port}/ "
+          f"(Daten: {settings.data_dir.resolve()})", flush=True)
+    if not node.services.engines_ready:
+        print("ACHTUNG: Sprach-Engines nicht bereit — Anrufe gehen an die Ersatzweiterleitung:",
+              file=sys.stderr)
+        for problem in node.services.engine_problems:
+            print(f"  - {problem}", file=sys.stderr)
+    try:
+        gevent.wait()
+    except KeyboardInterrupt:
+        node.stop()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from agents.demo import seed_demo
+    from models import create_db_app, db, upgrade_schema
+
+    settings = load_settings(args.data)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_db_app(settings.sqlalchemy_url)
+    upgrade_schema(app)
+    with app.app_context():
+        summary = seed_demo(db.session)
+        db.session.commit()
+    print(f"Demo-Kunde angelegt in {settings.data_dir.resolve()}: {summary}")
+    return 0
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    from gevent import monkey
+
+    monkey.patch_all()
+    from .test_call import place_test_call
+
+    settings = load_settings(args.data)
+    return place_test_call(settings, args.number, caller=args.caller, says=args.say or [],
+                           host=args.host, port=args.port or settings.esl_port,
+                           timeout_s=args.timeout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voicegate", description="KI-Voicegate: KI-Agenten am Telefon (Kunden-VM und Master)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="ausführliches Log")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="BEFEHL")
+
+    run = sub.add_parser("run", help="Knoten starten: ESL-Controller, Admin, Scheduler")
+    _add_data(run)
+    run.add_argument("--esl-port", type=int, default=None, help="Standard 8084")
+    run.add_argument("--admin-port", type=int, default=None, help="Standard 8080")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="Demo-Kunden (Nummern, Zeitfenster, Agenten) anlegen")
+    _add_data(demo)
+    demo.set_defaults(func=cmd_demo)
+
+    call = sub.add_parser("call", help="Testanruf über den FreeSWITCH-Stand-in, Gespräch ausgeben")
+    _add_data(call)
+    call.add_argument("number", help="angerufene Nummer, z. B. 4930123456")
+    call.add_argument("--caller", default="491701234567", help="Nummer des Anrufers")
+    call.add_argument("--say", action="append", metavar="TEXT",
+                      help="was der Anrufer sagt (espeak-ng); mehrfach angeben")
+    call.add_argument("--host", default="127.0.0.1")
+    call.add_argument("--port", type=int, default=None, help="ESL-Port des Controllers")
+    call.add_argument("--timeout", type=float, default=120.0, help="Sekunden bis Abbruch")
+    call.set_defaults(func=cmd_call)
+
+    for module in ("voicegate.models_cli", "admin.cli", "master.cli"):
+        try:
+            __import__(module, fromlist=["register"]).register(sub)
+        except ImportError as exc:  # a part not installed on this machine
+            logging.getLogger(__name__).debug("%s not available: %s", module, exc)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

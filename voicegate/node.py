@@ -1,0 +1,101 @@
+"""The customer VM's node process: ESL controller, admin, status endpoint and scheduler in one
+gevent process (``voicegate run``)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from flask import Flask
+from gevent.pywsgi import WSGIServer
+
+from esl_controller.server import ControllerServer
+from esl_controller.services import CallServices
+from esl_controller.status import start_status_server
+from media.engines import LanguageModel, SpeechToText, TextToSpeech
+from models import create_db_app, upgrade_schema
+
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Node:
+    settings: Settings
+    db_app: Flask
+    services: CallServices
+    controller: ControllerServer
+    servers: list = field(default_factory=list)
+    scheduler: object | None = None
+
+    def start(self, *, admin: bool = True, status: bool = True, scheduler: bool = True) -> None:
+        s = self.settings
+        self.controller.start()
+        if status:
+            self.servers.append(start_status_server(self.services, s.esl_host, s.status_port))
+        if admin:
+            from admin import create_app
+
+            admin_app = create_app(s)
+            server = WSGIServer((s.admin_host, s.admin_port), admin_app, log=None)
+            server.start()
+            self.servers.append(server)
+            log.info("admin on http://%s:%s/", s.admin_host, server.server_port)
+        if scheduler:
+            self.scheduler = start_scheduler(self)
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        for server in self.servers:
+            server.stop(timeout=2)
+        self.controller.stop()
+
+
+def start_scheduler(node: Node):
+    """Background jobs: master sync when enrolled (retention and other jobs join here)."""
+    from apscheduler.schedulers.gevent import GeventScheduler
+
+    scheduler = GeventScheduler()
+    try:
+        from master.node_client import is_enrolled, schedule_sync
+
+        if is_enrolled(node.settings.data_dir):
+            schedule_sync(scheduler, node.settings.data_dir, node.db_app,
+                          calls_in_progress=lambda: len(node.services.live),
+                          engine_status=lambda: {"ready": node.services.engines_ready,
+                                                 "problems": node.services.engine_problems})
+    except ImportError:
+        log.info("master sync not available")
+    scheduler.start()
+    return scheduler
+
+
+def build_node(settings: Settings, *, stt: SpeechToText | None = None,
+               llm: LanguageModel | None = None, tts: TextToSpeech | None = None,
+               use_configured_engines: bool = True) -> Node:
+    """Prepare the data folder and database and wire the controller to its engines.
+
+    Engines given as arguments (tests) replace the configured ones."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+    db_app = create_db_app(settings.sqlalchemy_url)
+    upgrade_schema(db_app)
+    problems: list[str] = []
+    if use_configured_engines:
+        from .engines import build_engines
+
+        engines = build_engines(settings)
+        stt = stt or engines.stt
+        llm = llm or engines.llm
+        tts = tts or engines.tts
+        problems = list(engines.problems)
+        for problem in problems:
+            log.warning("engine problem: %s", problem)
+        if stt is None or tts is None:
+            log.error("calls go to the fallback until STT and TTS are ready (`voicegate models status`)")
+    services = CallServices(settings=settings, db_app=db_app, stt=stt, llm=llm, tts=tts,
+                            engine_problems=problems)
+    return Node(settings=settings, db_app=db_app, services=services,
+                controller=ControllerServer(services))
