@@ -6,7 +6,7 @@ RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends espeak-
 WORKDIR /opt/voicegate
 COPY . .
 RUN python -m venv .venv \
-    && .venv/bin/pip install -q torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+    && .venv/bin/pip install -q torch==2.13.0 \
     && .venv/bin/pip install -q numba tqdm more-itertools tiktoken \
     && .venv/bin/pip install -q --no-deps openai-whisper \
     && .venv/bin/pip install -q -e ".[ai]"
