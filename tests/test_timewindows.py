@@ -279,6 +279,7 @@ def test_timeline_matches_brute_force_over_dst_weekends(night: tuple[int, int, i
         weekly(1, "Nacht", 1, (SA, "22:00", "06:00")),
         weekly(2, "Früh", 2, (SO, "02:30", "02:45"), (SO, "01:15", "03:10")),
         weekly(3, "Kurz", 3, (SO, "02:10", "02:20"), priority=5),
+        weekly(5, "Sprung", 5, (SO, "02:40", "02:50"), (SO, "02:55", "05:00"), priority=1),
         dated(4, "Sonntag", 4, date(*night) + timedelta(days=1), date(*night) + timedelta(days=1),
               (None, "09:00", "10:00")),
         always(),
