@@ -1,0 +1,1 @@
+"""Language-model backends: Ollama (``ollama``), plus the context-window budget they share."""
