@@ -1,0 +1,20 @@
+"""Test doubles that speak FreeSWITCH's real wire protocols: the stand-in for one call and a
+raw peer for bad-input tests."""
+
+from .raw import RawFreeSwitch
+from .script import (
+    CallerSpeech,
+    HangUp,
+    Pause,
+    Say,
+    SendDtmf,
+    Step,
+    WaitForAgentAudio,
+    WaitForAgentSilence,
+)
+from .standin import CallRecord, FreeSwitchStandIn
+
+__all__ = [
+    "CallRecord", "CallerSpeech", "FreeSwitchStandIn", "HangUp", "Pause", "RawFreeSwitch", "Say",
+    "SendDtmf", "Step", "WaitForAgentAudio", "WaitForAgentSilence",
+]
