@@ -25,6 +25,7 @@ import json
 import shutil
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 
 MULTILINGUAL_VOCAB = 51865  # whisper's multilingual vocabulary incl. special/timestamp tokens
@@ -39,15 +40,23 @@ SIZES: dict[str, dict[str, int]] = {
 }
 
 
+def _whisper_encoding():
+    """whisper's multilingual tiktoken encoding (whisper leaves its vocab file open: silenced)."""
+    from whisper.tokenizer import get_encoding
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        return get_encoding(name="multilingual", num_languages=99)  # keywords: same cache key
+
+
 def _random_whisper(size: str, seed: int, eot_bias: float):
     import torch
-    import whisper
     from whisper.model import ModelDimensions, Whisper
 
     dims = ModelDimensions(**SIZES[size])
     model = Whisper(dims)
     generator = torch.Generator().manual_seed(seed)
-    eot = whisper.tokenizer.get_tokenizer(True).eot
+    eot = _whisper_encoding().eot_token
     with torch.no_grad():
         for name, param in model.named_parameters():
             if name.endswith(".bias"):
@@ -109,9 +118,8 @@ def _merge_parts(ranks: dict[bytes, int], token: bytes, max_rank: int) -> list[b
 def _whisper_tokenizer_and_vocab() -> tuple[str, list[str]]:
     """tokenizer.json text and the id-ordered token strings, from whisper's tiktoken file."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
-    from whisper.tokenizer import get_encoding
 
-    encoding = get_encoding("multilingual", num_languages=99)
+    encoding = _whisper_encoding()
     ranks: dict[bytes, int] = encoding._mergeable_ranks
     specials: dict[str, int] = encoding._special_tokens
     to_char = _bytes_to_unicode()

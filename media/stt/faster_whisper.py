@@ -61,8 +61,8 @@ class FasterWhisperSTT:
         logger.info("faster-whisper model %s loaded (%s, %s)", folder.name, device, compute_type)
 
     def transcribe(self, audio: Audio, *, language: str = "de") -> Transcript:
-        samples = whisper_input(audio)
         try:
+            samples = whisper_input(audio)
             segments, _info = self._model.transcribe(
                 samples, language=language or None, task="transcribe", beam_size=self.beam_size,
                 temperature=0.0, condition_on_previous_text=False, without_timestamps=True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from pathlib import Path
 
 from ..engines import Audio, EngineError, EngineUnavailable, Transcript
@@ -45,6 +46,7 @@ class WhisperSTT:
             raise EngineUnavailable(
                 self.name, f"Modell {path.name} lässt sich nicht laden / cannot load: {exc}"
             ) from exc
+        _load_vocabulary(self._model.is_multilingual, self._model.num_languages)
         self.model_path = path
         self.beam_size = beam_size
         self.max_new_tokens = max_new_tokens
@@ -52,7 +54,6 @@ class WhisperSTT:
         logger.info("whisper model %s loaded (%s)", path.name, device)
 
     def transcribe(self, audio: Audio, *, language: str = "de") -> Transcript:
-        samples = whisper_input(audio)
         options: dict[str, object] = dict(
             language=language or None, task="transcribe", temperature=0.0, fp16=False,
             condition_on_previous_text=False, without_timestamps=True, verbose=None,
@@ -61,6 +62,7 @@ class WhisperSTT:
         if self.max_new_tokens:
             options["sample_len"] = self.max_new_tokens
         try:
+            samples = whisper_input(audio)
             with self._lock:
                 result = self._model.transcribe(samples, **options)
         except Exception as exc:
@@ -68,3 +70,18 @@ class WhisperSTT:
         segments = result.get("segments") or []
         return make_transcript(self.name, result.get("text"),
                                [s["avg_logprob"] for s in segments], language)
+
+
+def _load_vocabulary(multilingual: bool, num_languages: int) -> None:
+    """Load whisper's (cached) tokenizer once, up front.
+
+    whisper reads its vocabulary file without closing it; the ResourceWarning that leaks is
+    whisper's, not a fault of ours, so it is silenced here — once, since the result is cached
+    (called with keywords exactly as ``get_tokenizer`` does, so the cache key matches).
+    """
+    import whisper.tokenizer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        whisper.tokenizer.get_encoding(name="multilingual" if multilingual else "gpt2",
+                                       num_languages=num_languages)
