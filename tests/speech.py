@@ -20,7 +20,7 @@ import numpy as np
 from media.audio import FRAME_MS, resample
 from media.engines import Audio
 
-ESPEAK_RATE = 22050
+PINK_LOW_HZ = 100.0  # pink noise starts here: the line's high-pass removes the rumble below
 _cache: dict[tuple[str, int, bool], Audio] = {}
 
 
@@ -96,7 +96,8 @@ def active_power(audio: Audio) -> float:
 
 def noise(ms: int, rate: int = 8000, *, level_dbfs: float = -40.0, seed: int = 0,
           color: Literal["white", "pink"] = "white") -> Audio:
-    """Gaussian noise at an RMS level of ``level_dbfs``; pink noise has a 1/f spectrum."""
+    """Gaussian noise at an RMS level of ``level_dbfs``; pink noise has a 1/f spectrum from
+    100 Hz up."""
     n = rate * ms // 1000
     x = _noise(n, rate, np.random.default_rng(seed), color)
     return _to_audio(x * 32768.0 * 10 ** (level_dbfs / 20), rate)
@@ -108,8 +109,9 @@ def _noise(n: int, rate: int, rng: np.random.Generator, color: str) -> np.ndarra
     if color == "pink" and n > 1:
         spectrum = np.fft.rfft(x)
         freqs = np.fft.rfftfreq(n, 1 / rate)
-        spectrum[1:] /= np.sqrt(freqs[1:] / freqs[1])
-        spectrum[0] = 0
+        band = freqs >= PINK_LOW_HZ  # a phone line carries nothing much lower
+        spectrum[band] /= np.sqrt(freqs[band] / PINK_LOW_HZ)
+        spectrum[~band] = 0
         x = np.fft.irfft(spectrum, n)
     elif color not in ("white", "pink"):
         raise ValueError(f"unknown noise color {color!r}")
