@@ -135,7 +135,7 @@ class Endpointer:
     def reset(self) -> None:
         """Drop a running utterance and the onset history (e.g. after a transfer).
 
-        The stream clock keeps running, and webrtcvad keeps its noise estimate.
+        The stream clock keeps running; webrtcvad and the noise floor keep what they learnt.
         """
         self._in_speech = False
         # idle: recent frames (for the pre-roll) and the voiced flags of the onset window
@@ -203,7 +203,9 @@ class Endpointer:
                 j = offset + i
                 periodic[i] = j > 0 and self._pitch.is_periodic(recent[j - 1], recent[j])
             count += periodic[i]
-        return count >= MIN_PERIODIC_FRAMES
+            if count >= MIN_PERIODIC_FRAMES:
+                return True
+        return False
 
     def _start(self, index: int) -> SpeechStarted:
         flags = self._flags
@@ -285,7 +287,8 @@ class _PitchDetector:
     def __init__(self, sample_rate: int):
         self._lags = np.arange(sample_rate // 400, sample_rate // 60 + 1)
         size = 2 * frame_bytes(sample_rate) // 2  # samples in two frames
-        self._nfft = 1 << (2 * size - 1).bit_length()
+        # long enough that the circular correlation does not wrap for the lags we read
+        self._nfft = 1 << (size + int(self._lags[-1]) - 1).bit_length()
 
     def is_periodic(self, previous: bytes, current: bytes) -> bool:
         x = np.frombuffer(previous + current, dtype="<i2").astype(np.float64)
