@@ -55,8 +55,7 @@ class CallAudio:
         self.pacer.add(self.stream)
 
     def set_silence_ms(self, silence_ms: int) -> None:
-        if self.endpointer.silence_ms != silence_ms:
-            self.endpointer = Endpointer(self.rate, silence_ms=silence_ms)
+        self.endpointer.silence_ms = silence_ms
 
     def play(self, audio: Audio, mark: object = None) -> int:
         """Queue agent speech (resampled to the channel rate); returns frames queued."""

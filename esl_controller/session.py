@@ -274,7 +274,8 @@ class CallSession:
             else:
                 spoken = [text for _, text in sentences]
             text = " ".join(spoken)
-            if utterance is not None and audio.first_packet_at is not None and "total" not in timings:
+            first_audio = audio.first_packet_at
+            if utterance is not None and first_audio is not None and "total" not in timings:
                 self._add_latency(timings, utterance, audio.first_packet_at)
             chat.add_turn("agent", text, agent_name=agent_name, interrupted=interrupted,
                           timings=dict(timings))

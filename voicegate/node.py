@@ -94,7 +94,8 @@ def build_node(settings: Settings, *, stt: SpeechToText | None = None,
         for problem in problems:
             log.warning("engine problem: %s", problem)
         if stt is None or tts is None:
-            log.error("calls go to the fallback until STT and TTS are ready (`voicegate models status`)")
+            log.error("calls go to the fallback until STT and TTS are ready "
+                      "(`voicegate models status`)")
     services = CallServices(settings=settings, db_app=db_app, stt=stt, llm=llm, tts=tts,
                             engine_problems=problems)
     return Node(settings=settings, db_app=db_app, services=services,
