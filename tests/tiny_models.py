@@ -238,6 +238,47 @@ def _cached_tokenizer() -> tuple[str, list[str]]:
         return _tokenizer_cache
 
 
+# ------------------------------------------------------------------------------ Coqui VITS
+
+_TINY_VITS = """
+import sys
+import torch
+from TTS.config.shared_configs import BaseAudioConfig
+from TTS.tts.configs.shared_configs import CharactersConfig
+from TTS.tts.configs.vits_config import VitsArgs, VitsConfig
+from TTS.tts.models.vits import Vits
+
+torch.manual_seed(int(sys.argv[2]))
+characters = CharactersConfig(
+    characters_class="TTS.tts.models.vits.VitsCharacters", pad="<PAD>", eos="<EOS>",
+    bos="<BOS>", blank="<BLNK>", phonemes=None, punctuations="!'(),-.:;? ",
+    characters="abcdefghijklmnopqrstuvwxyzäöüßABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÜ")
+args = VitsArgs(
+    hidden_channels=32, hidden_channels_ffn_text_encoder=64, num_heads_text_encoder=1,
+    num_layers_text_encoder=1, num_layers_flow=1, num_layers_posterior_encoder=1,
+    resblock_kernel_sizes_decoder=[3], resblock_dilation_sizes_decoder=[[1, 3, 5]],
+    upsample_rates_decoder=[8, 8, 4], upsample_initial_channel_decoder=32,
+    upsample_kernel_sizes_decoder=[16, 16, 8], use_sdp=False, init_discriminator=False)
+config = VitsConfig(model_args=args, characters=characters, use_phonemes=False,
+                    text_cleaner="multilingual_cleaners", phoneme_language="de",
+                    audio=BaseAudioConfig(sample_rate=16000))
+model = Vits(config)
+torch.save({"model": model.state_dict()}, sys.argv[1] + "/model.pth")
+config.save_json(sys.argv[1] + "/config.json")
+"""
+
+
+def coqui_vits(directory: Path, python: Path, *, seed: int = 0) -> Path:
+    """A random tiny VITS voice (``model.pth`` + ``config.json``, 1.4 MB, 16 kHz), built with the
+    Coqui environment's interpreter ``python`` (coqui-tts does not load in the node's env)."""
+    import subprocess
+
+    directory.mkdir(parents=True, exist_ok=True)
+    subprocess.run([str(python), "-c", _TINY_VITS, str(directory), str(seed)], check=True,
+                   capture_output=True, timeout=300)
+    return directory
+
+
 # -------------------------------------------------------------------------- session cache
 
 _session_dir: Path | None = None
@@ -257,7 +298,8 @@ def cached_model_dir(kind: str, *, size: str = "micro", seed: int = 0,
                      eot_bias: float = 8.0) -> Path:
     """Build (once per process) and return a tiny model.
 
-    ``kind`` ``whisper`` gives a ``.pt`` file path, ``faster-whisper`` a model folder.
+    ``kind`` ``whisper`` gives a ``.pt`` file path, ``faster-whisper`` and ``coqui`` (built with
+    ``.venv-coqui``; see scripts/coqui_env.sh) a model folder.
     """
     key = (kind, size, seed, eot_bias)
     with _build_lock:
@@ -268,6 +310,10 @@ def cached_model_dir(kind: str, *, size: str = "micro", seed: int = 0,
             elif kind == "faster-whisper":
                 _built[key] = faster_whisper_model(target, size=size, seed=seed,
                                                    eot_bias=eot_bias)
+            elif kind == "coqui":
+                from media.tts.coqui import DEFAULT_PYTHON
+
+                _built[key] = coqui_vits(target, DEFAULT_PYTHON, seed=seed)
             else:
                 raise ValueError(f"unknown model kind {kind!r}")
         return _built[key]

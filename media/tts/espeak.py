@@ -56,7 +56,8 @@ class EspeakTTS:
             try:
                 audio = read_wav(out)
             except Exception as exc:  # missing or truncated file: wave/EOF/value errors
-                raise EngineError(self.name, f"unlesbare Ausgabe / unreadable output: {exc}") from exc
+                raise EngineError(self.name, f"unlesbare Ausgabe / unreadable output: {exc}"
+                                  ) from exc
         if spoken.strip() and not audio.pcm:
             raise EngineError(self.name, "kein Ton erzeugt / produced no audio")
         return audio
