@@ -16,7 +16,7 @@ from . import registry
 from .app import create_master_app
 from .models import Node, mdb
 from .pki import MasterPki
-from .privacy_scan import BodyRecorder
+from .privacy_scan import BodyRecorder, files_below, find_markers
 from .server import MasterServer
 
 
@@ -61,6 +61,12 @@ class RunningMaster:
             node = mdb.session.query(Node).filter_by(name=name).one()
             mdb.session.expunge(node)
             return node
+
+    def scan_for(self, markers: list[str]) -> list[str]:
+        """Where any marker occurs in what this master received or stored (request lines,
+        headers and bodies; every file of its data dir, WAL included)."""
+        return find_markers(markers, bodies=self.recorder.bodies(),
+                            files=files_below(self.data_dir))
 
     def on_node(self, name: str, fn: Any, *args: Any) -> Any:
         """``fn(node, *args)`` inside the master's app context, e.g.
