@@ -600,11 +600,13 @@ SPECS = st.lists(
 )
 
 
+@settings(database=None)
 @given(at=AWARE, tz=st.sampled_from(["Europe/Berlin", "Europe/London", "America/Sao_Paulo"]))
 def test_property_immer_window_always_resolves(at: datetime, tz: str) -> None:
     assert resolve_window([OFFICE, always()], at, tz) is not None
 
 
+@settings(database=None)
 @given(windows=SPECS, at=AWARE)
 def test_property_resolution_never_raises_and_is_the_first_active(
         windows: list[WindowSpec], at: datetime) -> None:
@@ -613,7 +615,7 @@ def test_property_resolution_never_raises_and_is_the_first_active(
     assert resolve_window(list(reversed(windows)), at) == resolve_window(windows, at)
 
 
-@settings(deadline=None, max_examples=60)
+@settings(deadline=None, max_examples=60, database=None)
 @given(windows=SPECS, at=AWARE)
 def test_property_next_change_is_the_first_change(windows: list[WindowSpec], at: datetime) -> None:
     change = next_change(windows, at, horizon_days=3)
