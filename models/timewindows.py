@@ -307,7 +307,7 @@ def explain(
 def _changes(
     specs: Sequence[WindowSpec], start: datetime, end: datetime, zone: tzinfo, by: ChangeKey
 ) -> Iterator[tuple[datetime, WindowSpec | None]]:
-    """Yield (instant, new window) each time the resolution key changes in (start, end]."""
+    """Yield (instant, new window) each time the resolution key changes in (start, end)."""
     current = _key_of(resolve_window(specs, start, zone), by)
     for instant in _candidate_instants(specs, start, end, zone):
         window = resolve_window(specs, instant, zone)
@@ -320,7 +320,7 @@ def _changes(
 def _candidate_instants(
     specs: Sequence[WindowSpec], start: datetime, end: datetime, zone: tzinfo
 ) -> list[datetime]:
-    """Every instant in (start, end] at which coverage can change, sorted (UTC).
+    """Every instant in (start, end) at which coverage can change, sorted (UTC).
 
     Coverage is a function of the wall clock, so it can only change when the wall clock reaches
     a boundary (midnight, a period's start or end) — once, or twice in the repeated autumn
@@ -344,7 +344,7 @@ def _candidate_instants(
         day += _ONE_DAY
     ordered = sorted(found)
     lo = bisect.bisect_right(ordered, start_utc)
-    hi = bisect.bisect_right(ordered, end_utc)
+    hi = bisect.bisect_left(ordered, end_utc)
     return ordered[lo:hi]
 
 

@@ -385,6 +385,13 @@ def test_next_change_follows_the_agent_not_the_window() -> None:
     assert next_change(windows, at).tzinfo == BERLIN
 
 
+def test_timeline_has_no_empty_segment_when_a_change_falls_on_the_end() -> None:
+    segments = timeline([OFFICE], berlin(2026, 6, 1, 6), berlin(2026, 6, 1, 12))
+    assert [(s.start.hour, s.end.hour, s.window and s.window.name) for s in segments] == [
+        (6, 8, None), (8, 12, "Büro")]
+    assert timeline([OFFICE], berlin(2026, 6, 1, 12), berlin(2026, 6, 1, 12)) == []
+
+
 def test_next_change_none_when_nothing_changes_within_horizon() -> None:
     assert next_change([always()], utc(2026, 6, 1)) is None
     far = dated(1, "Später", 1, date(2026, 7, 1), date(2026, 7, 1))
