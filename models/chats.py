@@ -34,6 +34,7 @@ class Chat(db.Model):
     __table_args__ = (
         Index("ix_chat_started_at", "started_at"),
         Index("ix_chat_status_started", "status", "started_at"),
+        Index("ix_chat_last_agent_started", "last_agent_name", "started_at"),  # admin filter
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     call_uuid: Mapped[str] = mapped_column(String(64), unique=True)

@@ -19,6 +19,9 @@ class EngineSettings:
     ``stt``: ``whisper`` | ``faster-whisper`` | ``scripted`` (tests only)
     ``llm``: ``ollama`` | ``none`` (keyword mode) | ``scripted`` (tests only)
     ``tts``: ``coqui`` | ``piper`` | ``espeak`` | ``tone`` (tests only)
+
+    ``stt_model``: a size name looked up in ``<data>/models/<backend>/`` or a path;
+    ``tts_model``: a Piper voice / Coqui model name there, or a path.
     """
 
     stt: str = "faster-whisper"
@@ -31,6 +34,13 @@ class EngineSettings:
     stt_timeout_s: float = 10.0
     llm_timeout_s: float = 15.0
     tts_timeout_s: float = 10.0
+    # backend details (voicegate/engines.py)
+    stt_device: str = "cpu"
+    stt_compute_type: str = "int8"  # faster-whisper: int8 | int8_float32 | float32
+    stt_threads: int = 0  # 0: the library's default
+    llm_num_ctx: int = 8192  # context window asked of Ollama; long calls are cut to fit it
+    tts_voice: str = ""  # espeak voice (default: the call's language) / Coqui speaker
+    coqui_python: str = ""  # interpreter of the Coqui env; empty: <repo>/.venv-coqui/bin/python
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,8 @@ class Settings:
     esl_port: int = 8084
     admin_host: str = "127.0.0.1"
     admin_port: int = 8080
+    # Secure flag on the admin session cookie: set true when the admin is served over https
+    admin_cookie_secure: bool = False
     status_port: int = 8086  # controller's small local HTTP endpoint for live status
     # UDP ports the controller hands to FreeSWITCH's unicast (two per call)
     rtp_port_min: int = 20000

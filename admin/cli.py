@@ -1,0 +1,54 @@
+"""``voicegate admin create-user``: the first (and any further) dashboard account."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from .users import MIN_PASSWORD_LENGTH, ROLES, UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    admin = subparsers.add_parser("admin", help="Admin-Oberfläche verwalten")
+    commands = admin.add_subparsers(dest="admin_command", required=True, metavar="BEFEHL")
+    create = commands.add_parser("create-user", help="Benutzer für die Admin-Oberfläche anlegen")
+    create.add_argument("username", metavar="BENUTZERNAME")
+    create.add_argument("--role", choices=sorted(ROLES), default="user",
+                        help="admin: darf konfigurieren; user: liest und bearbeitet Chats")
+    create.add_argument("--data", type=Path, default=None,
+                        help="Datenordner (SQLite-Datei, Aufnahmen, Modelle); Standard: ./data")
+    create.add_argument("--password-stdin", action="store_true",
+                        help="Passwort von der Standardeingabe lesen (erste Zeile)")
+    create.set_defaults(func=cmd_create_user)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass(f"Passwort (mindestens {MIN_PASSWORD_LENGTH} Zeichen): ")
+    if getpass.getpass("Passwort wiederholen: ") != password:
+        raise UserError("Die Passwörter stimmen nicht überein.")
+    return password
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    from models import create_db_app, db, upgrade_schema
+    from voicegate.settings import load_settings
+
+    from .users import create_user
+
+    settings = load_settings(args.data)
+    try:
+        password = _read_password(args.password_stdin)
+        app = create_db_app(settings.sqlalchemy_url)
+        upgrade_schema(app)
+        with app.app_context():
+            create_user(args.username, password, args.role)
+            db.session.commit()
+    except UserError as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return 1
+    print(f"Benutzer „{args.username.strip()}“ ({ROLES[args.role]}) angelegt.")
+    return 0
