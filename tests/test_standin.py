@@ -310,6 +310,37 @@ def test_unicast_carries_caller_and_agent_audio_over_udp(serve) -> None:
     assert record.hangup_by == "caller"
 
 
+def test_wideband_channel_uses_640_byte_frames_at_16_khz(serve) -> None:
+    ear = UdpEar()
+
+    def handler(conn: EslConnection) -> str | None:
+        data = conn.connect()
+        conn.send(MyEvents())
+        conn.execute("answer")
+        conn.send(Unicast("127.0.0.1", free_udp_port(), "127.0.0.1", ear.port))
+        gevent.sleep(0.2)
+        conn.send(Hangup())
+        return data.get("Channel-Read-Codec-Rate")
+
+    ctl = serve(handler)
+    FreeSwitchStandIn(port=ctl.port, destination_number=DEST, codec="G722",
+                      rate=16000).run([], timeout_s=5)
+    assert ctl.value() == "16000"
+    ear.close()
+    assert ear.packets and {len(d) for _, d in ear.packets} == {640}
+
+
+def test_linger_unsupported_gets_command_not_found(serve) -> None:
+    def handler(conn: EslConnection) -> str:
+        conn.connect()
+        return conn.send(Linger()).text
+
+    ctl = serve(handler)
+    FreeSwitchStandIn(port=ctl.port, destination_number=DEST,
+                      linger_supported=False).run([], timeout_s=5)
+    assert ctl.value() == "-ERR command not found"
+
+
 @pytest.mark.slow
 def test_say_text_is_german_espeak_speech_heard_by_the_controller(serve) -> None:
     ear = UdpEar()

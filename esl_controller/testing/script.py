@@ -9,15 +9,14 @@ A script is a plain list of frozen step values, e.g.::
 from __future__ import annotations
 
 import functools
-import io
 import logging
-import wave
 from dataclasses import dataclass
 
-import numpy as np
-from gevent import subprocess
+import gevent
 
+from media.audio import read_wav, resample, rms_dbfs
 from media.engines import Audio
+from media.tts.espeak import EspeakTTS
 
 log = logging.getLogger(__name__)
 
@@ -77,48 +76,22 @@ class CallerSpeech:
     def from_text(cls, text: str) -> CallerSpeech:
         return cls(espeak_de(text))
 
+    @classmethod
+    def from_wav(cls, path: str) -> CallerSpeech:
+        return cls(read_wav(path))
+
     def pcm_at(self, rate: int) -> bytes:
         return resample(self.audio.pcm, self.audio.sample_rate, rate)
 
 
-def resample(pcm: bytes, from_rate: int, to_rate: int) -> bytes:
-    """L16 resampling. Uses ``media.audio.resample`` (the project's one resampler) when it
-    exists, else soxr directly."""
-    if from_rate == to_rate or not pcm:
-        return pcm
-    try:
-        from media.audio import resample as project_resample
-    except ImportError:
-        import soxr
-
-        samples = np.frombuffer(pcm, dtype="<i2")
-        return soxr.resample(samples, from_rate, to_rate).astype("<i2").tobytes()
-    return project_resample(pcm, from_rate, to_rate)
-
-
 @functools.lru_cache(maxsize=256)
 def espeak_de(text: str) -> Audio:
-    """German speech from espeak-ng (cached: a benchmark says the same sentence 100 times)."""
-    proc = subprocess.run(["espeak-ng", "-v", "de", "--stdout", text],
-                          capture_output=True, timeout=30, check=True)
-    with wave.open(io.BytesIO(proc.stdout)) as wav:
-        if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
-            raise ValueError("espeak-ng did not produce mono 16-bit audio")
-        frames = wav.readframes(wav.getnframes())
-        return Audio(pcm=frames, sample_rate=wav.getframerate())
+    """German speech from espeak-ng via the project's espeak backend, run in gevent's thread
+    pool so the hub (and every other call's 20 ms clock) keeps running. Cached: a benchmark
+    says the same sentence a hundred times."""
+    return gevent.get_hub().threadpool.apply(EspeakTTS(voice="de").synthesize, (text,))
 
 
-def read_wav(path: str) -> Audio:
-    """A mono 16-bit WAV file as Audio."""
-    with wave.open(path) as wav:
-        if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
-            raise ValueError(f"{path}: need mono 16-bit PCM")
-        return Audio(pcm=wav.readframes(wav.getnframes()), sample_rate=wav.getframerate())
-
-
-def is_voiced(frame: bytes, threshold: float = 200.0) -> bool:
-    """Whether an L16 frame carries more than near-silence (RMS above ``threshold``)."""
-    if len(frame) < 2:
-        return False
-    samples = np.frombuffer(frame[: len(frame) // 2 * 2], dtype="<i2").astype(np.float32)
-    return float(np.sqrt(np.mean(samples * samples))) > threshold
+def is_voiced(frame: bytes, threshold_dbfs: float = -45.0) -> bool:
+    """Whether an L16 frame carries more than near-silence."""
+    return len(frame) >= 2 and rms_dbfs(frame[: len(frame) // 2 * 2]) > threshold_dbfs

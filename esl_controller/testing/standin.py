@@ -107,6 +107,7 @@ class FreeSwitchStandIn:
         self._notice_sent = False
         self._controlled = False
         self._greenlets: list[gevent.Greenlet] = []
+        self._agent_audio = bytearray()
         self.media = CallerMedia(rate, on_agent_packet=self._on_agent_packet)
         self.apps = AppRunner(self)
 
@@ -145,6 +146,7 @@ class FreeSwitchStandIn:
         self.apps.stop()
         gevent.killall([g for g in self._greenlets if g is not gevent.getcurrent()], timeout=2)
         self.record.caller_frames_sent = self.media.frames_sent
+        self.record.agent_audio = bytes(self._agent_audio)
 
     def _check_finished(self) -> None:
         if self._listener_done.is_set() and (self.hungup.is_set() or self.record.socket_returned):
@@ -235,7 +237,7 @@ class FreeSwitchStandIn:
 
     def _on_agent_packet(self, at: float, data: bytes) -> None:
         self.record.agent_packets.append((at, len(data)))
-        self.record.agent_audio += data
+        self._agent_audio += data
 
     # ------------------------------------------------------------------ the listener
 
