@@ -24,7 +24,11 @@ STOPWORDS = frozenset(
     "der die das den dem des ein eine einen einem einer und oder aber ich sie wir mit mich mir "
     "ihnen ihr bitte zu zum zur fur von vom bei im in an am auf ist bin sind hab habe haben "
     "mochte mochten will wurde gern gerne ja nein nicht kein keine so da hallo guten tag "
-    "the a an and or i you we to of for with is am are please my me".split()
+    "wann wie was wo wer welche welcher welches welchen warum wieso weshalb wieviel kann "
+    "kannst konnen konnte gibt es muss mussen soll sollte darf durfen man mal noch auch schon "
+    "denn eigentlich uns euch ihre ihren ihrem sein seine bei beim ab bis um als wenn "
+    "the a an and or i you we to of for with is am are please my me what when where how "
+    "do does can".split()
 )
 
 
@@ -103,3 +107,12 @@ def yes_or_no(text: str) -> bool | None:
     if yes == no:
         return None
     return yes
+
+
+_GOODBYE = re.compile(
+    r"\b(tschüss|tschüs|auf wiederhören|auf wiedersehen|wiederhören|das war alles|das wars|"
+    r"das war's|bye|goodbye|that's all)\b", re.IGNORECASE)
+
+
+def is_goodbye(text: str) -> bool:
+    return bool(_GOODBYE.search(text))

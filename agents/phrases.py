@@ -65,6 +65,11 @@ _PHRASES: dict[str, dict[str, str]] = {
         "Du": "Kann ich dir sonst noch helfen?",
         "en": "Can I help you with anything else?",
     },
+    "voicemail_greeting": {
+        "Sie": "Leider ist gerade niemand erreichbar. Ich nehme gern Ihre Nachricht auf.",
+        "Du": "Leider ist gerade niemand erreichbar. Ich nehme gern deine Nachricht auf.",
+        "en": "Unfortunately nobody is available right now. I will gladly take a message.",
+    },
     "ask_name": {
         "Sie": "Wie ist Ihr Name, bitte?",
         "Du": "Wie heißt du?",

@@ -106,10 +106,10 @@ def extract_summary(transcript: Sequence[tuple[str, str]], tag_choices: Sequence
     caller_lines = [t.strip() for role, t in transcript if role in CALLER_ROLES and t.strip()]
     name = facts.get("name", "") or find_caller_name(" ".join(caller_lines))
     parts: list[str] = []
-    if facts.get("message") or facts.get("callback"):
+    message = facts.get("message") or facts.get("anliegen", "")
+    if message or facts.get("callback"):
         who = f" von {name}" if name else ""
         callback = f", Rückruf unter {facts['callback']}" if facts.get("callback") else ""
-        message = facts.get("message", "")
         parts.append(f"Nachricht{who}{callback}: „{_short(message)}“." if message
                      else f"Rückrufbitte{who}{callback}.")
     elif facts:

@@ -14,10 +14,12 @@ from .config import (
     WindowPeriod,
 )
 from .db import Base, create_db_app, db, init_db, upgrade_schema
+from .knowledge import KnowledgeChunk, KnowledgeDocument
 
 __all__ = [
     "CHAT_STATUSES", "END_REASONS", "WINDOW_CATEGORIES", "WINDOW_KINDS",
-    "Agent", "Base", "Chat", "ChatEvent", "CustomerSettings", "PhoneNumber", "Recording",
+    "Agent", "Base", "Chat", "ChatEvent", "CustomerSettings", "KnowledgeChunk",
+    "KnowledgeDocument", "PhoneNumber", "Recording",
     "TimeWindow", "Turn", "User", "WindowPeriod",
     "create_db_app", "db", "init_db", "upgrade_schema", "utcnow",
 ]

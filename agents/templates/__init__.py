@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from agents.templates.base import Parameter, Target, Template
+from agents.templates.knowledge import KnowledgeAgent
 from agents.templates.operator import OperatorBot
+from agents.templates.voicemail import SmartVoicemail
+from agents.templates.workflow import WorkflowBot
 
-TEMPLATES: dict[str, Template] = {t.key: t for t in (OperatorBot(),)}
+TEMPLATES: dict[str, Template] = {
+    t.key: t for t in (OperatorBot(), WorkflowBot(), SmartVoicemail(), KnowledgeAgent())
+}
 
 
 def get_template(key: str) -> Template:

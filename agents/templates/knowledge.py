@@ -1,0 +1,111 @@
+"""Wissen: answers from the documents the customer uploaded, and says so when it does not know."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from agents.actions import Action, AgentProfile, EndCall
+from agents.context import TurnContext
+from agents.directory import AgentDirectory
+from agents.keywords import best_match, is_goodbye, stems
+from agents.knowledge.retrieval import Passage
+from agents.llm import tool_loop
+from agents.prompts import common_rules
+from agents.routing import forward_to
+from agents.sentences import split_sentences
+from agents.templates.base import Parameter, Template
+
+PARAMETERS = (
+    Parameter("greeting", "Begrüßung", "text",
+              help="Z. B. „Praxis Dr. Sommer, Infotelefon. Was möchten Sie wissen?“"),
+    Parameter("topic", "Themengebiet", "long_text",
+              help="Worüber der Agent Auskunft gibt, z. B. „Öffnungszeiten, Leistungen und "
+                   "Preise der Praxis“. Die Antworten kommen aus den hochgeladenen Dokumenten."),
+    Parameter("unknown_answer", "Antwort, wenn nichts bekannt ist", "text",
+              help="Leer: „Das weiß ich leider nicht.“"),
+    Parameter("targets", "Weiterleitungsziele", "targets",
+              help="Optional: wohin der Agent verbinden darf, wenn der Anrufer einen Menschen "
+                   "sprechen möchte."),
+    Parameter("webhooks", "Webhooks", "webhooks",
+              help="Optional: Systeme, an die der Agent Daten senden darf."),
+)
+PASSAGES = 3
+SPOKEN_SENTENCES = 2  # keyword mode reads at most this many sentences of the best passage
+
+
+@dataclass
+class KnowledgeAgent(Template):
+    key: str = "knowledge"
+    label: str = "Wissen"
+    description: str = ("Beantwortet Fragen aus hochgeladenen Dokumenten (PDF, DOCX, TXT, "
+                        "Markdown) und sagt ehrlich, wenn es etwas nicht weiß.")
+    parameters: tuple[Parameter, ...] = PARAMETERS
+    tool_kinds: tuple[str, ...] = field(default=(
+        "knowledge_lookup", "handover", "transfer", "end_call", "webhook"))
+
+    def system_prompt(self, profile: AgentProfile, directory: AgentDirectory,
+                      passages: list[Passage] | None = None) -> str:
+        topic = str(profile.params.get("topic") or "")
+        lines = [
+            f"Du bist „{profile.name}“ und beantwortest Fragen von Anrufern am Telefon"
+            + (f" zu: {topic}." if topic else "."),
+            "Antworte nur mit Angaben aus den Auszügen unten oder aus dem Werkzeug "
+            "knowledge_lookup. Steht die Antwort dort nicht, sag ehrlich, dass du es nicht weißt "
+            f"(„{self._unknown(profile)}“), und rate nicht.",
+        ]
+        if passages:
+            lines.append("Auszüge aus den Dokumenten:")
+            lines += [f"[{p.source}] {p.text}" for p in passages]
+        elif passages is not None:
+            lines.append("Zu dieser Frage wurde in den Dokumenten nichts gefunden.")
+        lines.append("Wenn sich der Anrufer verabschiedet, verabschiede dich und rufe end_call.")
+        lines.append(common_rules(profile, english=profile.language == "en"))
+        return "\n".join(lines)
+
+    def _unknown(self, profile: AgentProfile) -> str:
+        from agents.phrases import phrase
+
+        return str(profile.params.get("unknown_answer") or "") or phrase(
+            "dont_know", language=profile.language, form=profile.form_of_address)
+
+    def _search(self, ctx: TurnContext, text: str, k: int) -> list[Passage]:
+        if ctx.knowledge is None:
+            return []
+        return ctx.knowledge.search(ctx.profile.id, text, k=k)
+
+    def respond(self, ctx: TurnContext, text: str) -> Iterator[Action]:
+        passages = self._search(ctx, text, PASSAGES)
+        yield from tool_loop(ctx, self.system_prompt(ctx.profile, ctx.directory, passages))
+
+    def respond_offline(self, ctx: TurnContext, text: str) -> Iterator[Action]:
+        if is_goodbye(text):
+            yield from ctx.say(ctx.phrase("goodbye"))
+            yield EndCall(reason="agent")
+            return
+        targets = self.targets(ctx.profile)
+        match = best_match(text, {t.key: t.keywords for t in targets if t.keywords},
+                           ctx.language)
+        if match is not None:
+            target = next(t for t in targets if t.key == match.key)
+            yield from forward_to(ctx, target)
+            return
+        passages = self._search(ctx, text, 1)
+        if not passages:
+            yield from ctx.say(self._unknown(ctx.profile))
+        else:
+            yield from ctx.say(best_sentences(passages[0].text, text, ctx.language))
+        yield from ctx.say(ctx.phrase("anything_else"))
+
+
+def best_sentences(passage: str, question: str, language: str = "de",
+                   limit: int = SPOKEN_SENTENCES) -> str:
+    """The passage's sentences that share most words with the question, in their order."""
+    sentences = split_sentences(passage)
+    if len(sentences) <= limit:
+        return " ".join(sentences)
+    wanted = set(stems(question, language))
+    ranked = sorted(range(len(sentences)),
+                    key=lambda i: len(wanted & set(stems(sentences[i], language))),
+                    reverse=True)[:limit]
+    return " ".join(sentences[i] for i in sorted(ranked))
