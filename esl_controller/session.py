@@ -26,7 +26,7 @@ from media.engines import EngineError
 from models import CustomerSettings, db, utcnow
 from models.timewindows import resolve_for_number
 
-from .call_audio import CallAudio
+from .call_audio import CallAudio, Utterance
 from .chat_log import ChatLog
 from .connection import EslConnection
 from .protocol import Event, Hangup, Linger, MyEvents, Resume, Unicast
@@ -95,6 +95,7 @@ class CallSession:
         self.transferred_to = ""
         self.hung_up = False
         self._finishing = False
+        self._shielded = False  # a hangup now is delivered when the shielded step is done
         self._dialog: gevent.Greenlet | None = None
         self._fs_port: int | None = None
         self._reply_no = 0
@@ -136,6 +137,8 @@ class CallSession:
             return
         self.hung_up = True
         self.log.info("channel gone (%s)", cause or "no cause")
+        if self._shielded:
+            return
         if not self._finishing and self._dialog is not None and not self._dialog.dead:
             self._dialog.kill(CallerHungUp(cause), block=False)
 
@@ -220,17 +223,30 @@ class CallSession:
                 self._speak([Say(STILL_THERE.get(lang, STILL_THERE["de"]))])
                 continue
             prompted = False
-            agent = self.conversation.agent
             stt_started = time.monotonic()
-            transcript = self.services.stt.transcribe(utterance.audio, language=agent.language)
+            text = self._transcribe(utterance)
             stt_ms = (time.monotonic() - stt_started) * 1000
-            text = transcript.text.strip()
             if not text:
                 self.log.debug("utterance without words (%.1f s)", utterance.audio.duration_s)
                 continue
-            self.chat.add_turn("caller", text)
             if self._speak(self.conversation.on_caller(text), utterance=utterance, stt_ms=stt_ms):
                 return
+
+    def _transcribe(self, utterance) -> str:
+        """STT, and the caller's turn stored — even if the caller hangs up meanwhile, their
+        last words reach the chat (bounded by the STT timeout)."""
+        self._shielded = True
+        try:
+            transcript = self.services.stt.transcribe(
+                utterance.audio, language=self.conversation.agent.language)
+            text = transcript.text.strip()
+            if text:
+                self.chat.add_turn("caller", text)
+            return text
+        finally:
+            self._shielded = False
+            if self.hung_up:
+                raise CallerHungUp("during speech recognition")
 
     def _start_audio(self) -> None:
         ch = self.channel
@@ -251,98 +267,56 @@ class CallSession:
         self.conn.send(Unicast(local_ip=host, local_port=self._fs_port, remote_ip=host,
                                remote_port=self.audio.port, event_uuid=str(uuidlib.uuid4())))
 
-    def _speak(self, actions: Iterable[Action], *, utterance=None, stt_ms: float = 0.0) -> bool:
-        """Play an agent's reply as it streams; carry out its final action.
+    def _speak(self, actions: Iterable[Action], *, utterance: Utterance | None = None,
+               stt_ms: float = 0.0) -> bool:
+        """Play an agent's reply as it streams and carry out its final action.
 
         Returns True when the call left the dialog (transfer or hangup)."""
-        audio, chat = self.audio, self.chat
-        assert audio is not None and chat is not None and self.conversation is not None
+        assert self.audio is not None and self.conversation is not None
         self._reply_no += 1
-        barge_ins_before = audio.barge_ins
-        audio.arm_first_packet()
-        started = time.monotonic()
-        sentences: list[tuple[object, str]] = []
-        agent_name = self.conversation.agent.name
-        timings: dict[str, float] = {}
+        reply = _Reply(self, utterance, stt_ms)
+        try:
+            for action in actions:
+                if reply.barged_in:
+                    break
+                if isinstance(action, Say):
+                    reply.say(action.text)
+                elif isinstance(action, ToolUsed):
+                    self._record_event("tool_call", tool=action.name,
+                                       arguments=action.arguments, result=action.result,
+                                       ok=action.ok)
+                elif isinstance(action, HandOver):
+                    reply.finish()
+                    self._hand_over(action)
+                    reply = _Reply(self, None, 0.0)
+                elif isinstance(action, Transfer):
+                    reply.finish()
+                    self._transfer(action.number, action.label)
+                    return True
+                elif isinstance(action, EndCall):
+                    reply.finish()
+                    self._hang_up(action.reason)
+                    return True
+            reply.finish()
+            return False
+        except CallerHungUp:
+            reply.store(interrupted=True)
+            raise
 
-        def flush(interrupted: bool) -> None:
-            if not sentences:
-                return
-            if interrupted:
-                sent = set(audio.stream.marks_sent[-len(sentences):])
-                spoken = [text for mark, text in sentences if mark in sent]
-            else:
-                spoken = [text for _, text in sentences]
-            text = " ".join(spoken)
-            first_audio = audio.first_packet_at
-            if utterance is not None and first_audio is not None and "total" not in timings:
-                self._add_latency(timings, utterance, audio.first_packet_at)
-            chat.add_turn("agent", text, agent_name=agent_name, interrupted=interrupted,
-                          timings=dict(timings))
-            if interrupted:
-                self.conversation.on_interrupted(text)
-            sentences.clear()
+    def _hand_over(self, action: HandOver) -> None:
+        assert self.chat is not None and self.audio is not None and self.channel is not None
+        self._record_event("handover", from_agent=action.from_agent.name,
+                           to_agent=action.to.name, reason=action.reason)
+        self.chat.update(last_agent_id=action.to.id, last_agent_name=action.to.name)
+        self.services.live.update(self.channel.uuid, agent=action.to.name)
+        self.audio.set_silence_ms(action.to.endpoint_silence_ms)
+        self.log.info("handover %s -> %s", action.from_agent.name, action.to.name)
 
-        for action in actions:
-            if audio.barge_ins != barge_ins_before:
-                break
-            if isinstance(action, Say):
-                if not action.text.strip():
-                    continue
-                if "llm_ttft" not in timings:
-                    timings["endpoint"] = float(self.conversation.agent.endpoint_silence_ms)
-                    timings["stt"] = round(stt_ms, 1)
-                    timings["llm_ttft"] = round((time.monotonic() - started) * 1000, 1)
-                tts_started = time.monotonic()
-                spoken = self.services.tts.synthesize(
-                    action.text, language=self.conversation.agent.language,
-                    voice=self.conversation.agent.voice)
-                if "tts_first_audio" not in timings:
-                    timings["tts_first_audio"] = round((time.monotonic() - tts_started) * 1000, 1)
-                mark = (self._reply_no, len(sentences))
-                sentences.append((mark, action.text))
-                audio.play(spoken, mark)
-            elif isinstance(action, ToolUsed):
-                self._record_event("tool_call", tool=action.name, arguments=action.arguments,
-                                   result=action.result, ok=action.ok)
-            elif isinstance(action, HandOver):
-                self._wait_played(audio)
-                flush(audio.barge_ins != barge_ins_before)
-                agent_name = action.to.name
-                self._record_event("handover", from_agent=action.from_agent.name,
-                                   to_agent=action.to.name, reason=action.reason)
-                chat.update(last_agent_id=action.to.id, last_agent_name=action.to.name)
-                self.services.live.update(self.channel.uuid, agent=action.to.name)
-                audio.set_silence_ms(action.to.endpoint_silence_ms)
-                self.log.info("handover %s -> %s", action.from_agent.name, action.to.name)
-            elif isinstance(action, Transfer):
-                self._wait_played(audio)
-                flush(audio.barge_ins != barge_ins_before)
-                self._transfer(action.number, action.label)
-                return True
-            elif isinstance(action, EndCall):
-                self._wait_played(audio)
-                flush(audio.barge_ins != barge_ins_before)
-                self._record_event("hangup", by="agent", reason=action.reason)
-                self.end_reason = "agent_hangup"
-                self.conn.send(Hangup(event_uuid=str(uuidlib.uuid4())))
-                self.conn.wait_closed(timeout=5.0)
-                return True
-        self._wait_played(audio)
-        flush(audio.barge_ins != barge_ins_before)
-        return False
-
-    def _wait_played(self, audio: CallAudio) -> None:
-        # bounded: a reply can't play longer than the call may last
-        audio.stream.wait_drained(timeout=self.services.settings.max_call_seconds)
-
-    def _add_latency(self, timings: dict[str, float], utterance, first_packet_at: float) -> None:
-        total = (first_packet_at - utterance.last_speech_at) * 1000
-        timings["total"] = round(total, 1)
-        compute = sum(timings.get(k, 0.0) for k in ("stt", "tts_first_audio"))
-        # llm_ttft was measured from the start of the reply, which already includes nothing else
-        compute += timings.get("llm_ttft", 0.0)
-        timings["overhead"] = round(total - timings.get("endpoint", 0.0) - compute, 1)
+    def _hang_up(self, reason: str) -> None:
+        self._record_event("hangup", by="agent", reason=reason)
+        self.end_reason = "agent_hangup"
+        self.conn.send(Hangup(event_uuid=str(uuidlib.uuid4())))
+        self.conn.wait_closed(timeout=5.0)
 
     # ------------------------------------------------------------------ leaving the dialog
 
@@ -415,3 +389,70 @@ class CallSession:
                 self.log.warning("no summary: %s", exc)
         self.chat.update(**fields)
 
+
+
+class _Reply:
+    """One agent reply as it is spoken: its sentences, what of it went out, its timings."""
+
+    def __init__(self, session: CallSession, utterance: Utterance | None, stt_ms: float):
+        assert session.audio is not None and session.conversation is not None
+        self.session = session
+        self.audio = session.audio
+        self.agent = session.conversation.agent
+        self.utterance = utterance
+        self.started = time.monotonic()
+        self.barge_ins_before = self.audio.barge_ins
+        self.sentences: list[tuple[object, str]] = []
+        self.timings: dict[str, float] = {}
+        self.stt_ms = stt_ms
+        self.audio.arm_first_packet()
+
+    @property
+    def barged_in(self) -> bool:
+        return self.audio.barge_ins != self.barge_ins_before
+
+    def say(self, text: str) -> None:
+        if not text.strip():
+            return
+        session = self.session
+        if not self.timings:
+            self.timings = {"endpoint": float(self.agent.endpoint_silence_ms),
+                            "stt": round(self.stt_ms, 1),
+                            "llm_ttft": round((time.monotonic() - self.started) * 1000, 1)}
+        tts_started = time.monotonic()
+        spoken = session.services.tts.synthesize(text, language=self.agent.language,
+                                                 voice=self.agent.voice)
+        self.timings.setdefault("tts_first_audio",
+                                round((time.monotonic() - tts_started) * 1000, 1))
+        mark = (session._reply_no, len(self.sentences))
+        self.sentences.append((mark, text))
+        self.audio.play(spoken, mark)
+
+    def finish(self) -> None:
+        """Wait until the reply is played (or the caller barged in), then store it."""
+        # bounded: a reply can't play longer than a call may last
+        self.audio.stream.wait_drained(timeout=self.session.services.settings.max_call_seconds)
+        self.store(interrupted=self.barged_in)
+
+    def store(self, *, interrupted: bool) -> None:
+        if not self.sentences:
+            return
+        sent = set(self.audio.stream.marks_sent[-len(self.sentences):])
+        spoken = [text for mark, text in self.sentences if not interrupted or mark in sent]
+        text = " ".join(spoken)
+        self.sentences.clear()
+        self._measure()
+        self.session.chat.add_turn("agent", text, agent_name=self.agent.name,
+                                   interrupted=interrupted, timings=dict(self.timings))
+        if interrupted:
+            self.session.conversation.on_interrupted(text)
+
+    def _measure(self) -> None:
+        """Caller's last speech → first agent packet, and what of it was ours."""
+        first_packet = self.audio.first_packet_at
+        if self.utterance is None or first_packet is None or "total" in self.timings:
+            return
+        total = (first_packet - self.utterance.last_speech_at) * 1000
+        compute = sum(self.timings.get(k, 0.0) for k in ("stt", "llm_ttft", "tts_first_audio"))
+        self.timings["total"] = round(total, 1)
+        self.timings["overhead"] = round(total - self.timings["endpoint"] - compute, 1)
