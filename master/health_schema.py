@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-ENGINE_KEYS = ("stt", "llm", "tts")
+ENGINE_KEYS = ("stt", "llm", "tts", "gesamt")  # gesamt: all engines together
 ENGINE_STATES = {
     "ok": "Bereit",
     "laedt": "Lädt",

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 CallsInProgress = Callable[[], int]
-EngineStatus = Callable[[], Mapping[str, str]]
+EngineStatus = Callable[[], Mapping[str, object]]
 ErrorCounts = Callable[[], Mapping[str, int]]
 
 
@@ -62,11 +62,19 @@ def _safe_call(fn: Callable[[], T] | None, default: T, what: str) -> T:
         return default
 
 
-def _engine_status(raw: Mapping[str, str]) -> dict[str, str]:
+def _engine_status(raw: Mapping[str, object]) -> dict[str, str]:
+    """Map what the runner reports onto the allow-list: per engine (``stt``/``llm``/``tts``) a
+    state from ``ENGINE_STATES`` or a bool; ``ready: bool`` becomes ``gesamt``. Anything else
+    (free-text problem descriptions, say) is dropped, never sent."""
+    raw = dict(raw)
+    if "ready" in raw and "gesamt" not in raw:
+        raw["gesamt"] = raw["ready"]
     status = {}
     for key in ENGINE_KEYS:
         value = raw.get(key)
-        if value is not None:
+        if isinstance(value, bool):
+            status[key] = "ok" if value else "fehler"
+        elif value is not None:
             status[key] = value if value in ENGINE_STATES else "unbekannt"
     return status
 
@@ -97,6 +105,10 @@ def build_health(
         "sync_failures": sync_failures,
     }
     counts.update(_error_counts(_safe_call(error_counts, {}, "Fehlerzähler")))
+    engines_raw = _safe_call(engine_status, {}, "Engine-Status")
+    problems = engines_raw.get("problems")
+    if isinstance(problems, list | tuple):  # how many, never their text
+        counts["engine_problems"] = len(problems)
     disk = shutil.disk_usage(data_dir)
     wire = {
         "seq": seq,
@@ -107,7 +119,7 @@ def build_health(
         "error_counts": counts,
         "disk_free_bytes": disk.free,
         "disk_total_bytes": disk.total,
-        "engine_status": _engine_status(_safe_call(engine_status, {}, "Engine-Status")),
+        "engine_status": _engine_status(engines_raw),
         "applied_config_version": applied_config_version,
         "config_error": config_error,
         "sync_gap": None if gap is None else {
