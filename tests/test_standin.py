@@ -9,6 +9,7 @@ from typing import Any
 
 import gevent
 import gevent.event
+import gevent.queue
 import numpy as np
 import pytest
 from gevent import socket
@@ -191,7 +192,11 @@ def test_reply_texts_follow_parse_command(serve) -> None:
         # once a filter exists an event must match it: BACKGROUND_JOB has no Unique-ID
         texts.append(conn.send(Filter("Unique-ID", uuid)).text)
         conn.send(BgApi("uuid_exists x", job_uuid="job-2"))
-        filtered_out = conn.events.empty() and not gevent.sleep(0.2) and conn.events.empty()
+        try:
+            conn.events.get(timeout=0.3)
+            filtered_out = False
+        except gevent.queue.Empty:
+            filtered_out = True
         bye = conn.send(Exit())
         closed = conn.wait_closed(2)
         return {"uuid": uuid, "texts": texts, "api": api, "bg": bg, "job": job, "bye": bye,
@@ -463,6 +468,35 @@ def test_transfer_ends_unicast_and_keeps_the_socket_until_the_far_end_hangs_up(s
     assert ear.packets and ear.packets[-1][0] < got["at"] + 0.05
     assert record.transferred_to == "1000 XML default" and record.hangup_by == "far_end"
     assert not record.socket_returned and not record.errors
+
+
+@pytest.mark.parametrize("hangup_after_bridge", ["true", "false"])
+def test_bridge_follows_hangup_after_bridge(serve, hangup_after_bridge: str) -> None:
+    def handler(conn: EslConnection) -> list[str]:
+        start_call(conn, linger=False)
+        conn.execute("set", f"hangup_after_bridge={hangup_after_bridge}")
+        seen: list[str] = []
+        conn.on_event(lambda event: seen.append(event.name))
+        try:
+            conn.execute("bridge", "sofia/gateway/carrier/+4930999999")
+            seen.append("control returned")
+            conn.send(Hangup())
+        except HangupError:
+            seen.append("hung up")
+        conn.wait_closed(2)
+        return seen
+
+    ctl = serve(handler)
+    record = FreeSwitchStandIn(port=ctl.port, destination_number=DEST,
+                               far_end_talk_s=0.2).run([], timeout_s=5)
+    seen = ctl.value()
+    assert seen[:3] == ["CHANNEL_EXECUTE", "CHANNEL_ANSWER", "CHANNEL_BRIDGE"]
+    assert "CHANNEL_UNBRIDGE" in seen
+    assert record.transferred_to == "sofia/gateway/carrier/+4930999999"
+    if hangup_after_bridge == "true":
+        assert seen[-1] == "hung up" and record.hangup_by == "far_end"
+    else:
+        assert "control returned" in seen and record.hangup_by == "controller"
 
 
 def test_uuid_transfer_interrupts_a_running_playback(serve) -> None:
