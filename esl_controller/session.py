@@ -125,8 +125,16 @@ class CallSession:
             self._finish()
 
     def _watch_connection(self) -> None:
-        self.conn.wait_closed(timeout=None)
-        self._on_hangup("connection closed")
+        """The channel is gone when FreeSWITCH says so (linger notice) or the socket ends."""
+        gevent.wait([self.conn.closed, self.conn.hangup_notice], count=1)
+        if self.conn.hangup_notice.is_set():
+            self._on_hangup("linger notice")
+            return
+        reason = self.conn.close_reason or "connection closed"
+        if reason.startswith(("protocol error", "reader failed")) or "mid-frame" in reason:
+            self.end_reason = self.end_reason or "error"
+            self._record_event("error", message=f"ESL-Verbindung gestört: {reason}")
+        self._on_hangup(reason)
 
     def _on_event(self, event: Event) -> None:
         if event.name in ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"):
