@@ -63,6 +63,7 @@ def create_app(
         LOGIN_MAX_FAILURES=5,
         LOGIN_BLOCK_SECONDS=300,
         CHAT_POLL_SECONDS=5,
+        MAX_CONTENT_LENGTH=25 * 1024 * 1024,  # knowledge uploads (20 MB) plus form overhead
     )
     if test_config:
         app.config.from_mapping(test_config)

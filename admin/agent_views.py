@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from agents import manage
+from agents.knowledge import KnowledgeError
+from agents.knowledge.store import add_document, delete_document, documents_of
 from agents.manage import FORMS_OF_ADDRESS, LANGUAGES, AgentInvalid
 from agents.templates import TEMPLATES
 from agents.templates.base import Template
@@ -54,13 +56,19 @@ def _validate(template: Template, form: AgentForm) -> dict[str, str]:
     return errors
 
 
+def takes_documents(template: Template) -> bool:
+    return "knowledge_lookup" in template.tool_kinds
+
+
 def _render_form(template: Template, form: AgentForm, agent: Agent | None) -> str:
     others = db.session.scalars(select(Agent).order_by(Agent.name)).all()
+    documents = documents_of(db.session, agent.id) if agent and takes_documents(template) else []
     return render_template(
         "agents/form.html", template=template, form=form, agent=agent,
         agents=[a for a in others if agent is None or a.id != agent.id],
         languages=LANGUAGES, forms_of_address=FORMS_OF_ADDRESS, step_kinds=STEP_KINDS,
-        target_key=target_key_param(template),
+        target_key=target_key_param(template), takes_documents=takes_documents(template),
+        documents=documents,
     )
 
 
@@ -69,7 +77,7 @@ def _render_form(template: Template, form: AgentForm, agent: Agent | None) -> st
 def index() -> str:
     agents = db.session.scalars(select(Agent).order_by(Agent.name)).all()
     window_counts = dict(db.session.execute(
-        select(TimeWindow.agent_id, func.count()).group_by(TimeWindow.agent_id)).tuples().all())
+        select(TimeWindow.agent_id, func.count()).group_by(TimeWindow.agent_id)).all())
     return render_template("agents/index.html", agents=agents, templates=TEMPLATES,
                            window_counts=window_counts)
 
@@ -105,6 +113,10 @@ def create(template_key: str) -> Any:
         return _render_form(template, form, None), 400
     db.session.commit()
     log.info("agent %s (%s) created", agent.id, template.key)
+    if takes_documents(template):
+        flash(f"Agent „{agent.name}“ angelegt. Laden Sie jetzt die Dokumente hoch, aus denen "
+              "er antwortet.", "success")
+        return redirect(url_for("agents.edit", agent_id=agent.id) + "#wissen")
     flash(f"Agent „{agent.name}“ angelegt.", "success")
     return redirect(url_for("agents.index"))
 
@@ -158,3 +170,39 @@ def delete(agent_id: int) -> Any:
     message += f", dazu {len(windows)} Zeitfenster." if windows else "."
     flash(message, "success")
     return redirect(url_for("agents.index"))
+
+
+@bp.post("/<int:agent_id>/wissen")
+@admin_required
+def upload_document(agent_id: int) -> Response:
+    """A document the agent answers from (stored for keyword search; PDF, DOCX, TXT, MD)."""
+    agent = _agent_or_404(agent_id)
+    if not takes_documents(_template_or_404(agent.template)):
+        abort(404)
+    upload = request.files.get("dokument")
+    if upload is None or not upload.filename:
+        flash("Bitte eine Datei auswählen.", "error")
+        return redirect(url_for("agents.edit", agent_id=agent_id) + "#wissen")
+    try:
+        document = add_document(db.session, agent.id, upload.filename, upload.read())
+    except KnowledgeError as exc:
+        db.session.rollback()
+        flash(f"„{upload.filename}“ wurde nicht übernommen: {exc}", "error")
+        return redirect(url_for("agents.edit", agent_id=agent_id) + "#wissen")
+    db.session.commit()
+    pieces = len(document.chunks)
+    flash(f"„{document.filename}“ hochgeladen ({pieces} Abschnitt{'' if pieces == 1 else 'e'}).",
+          "success")
+    return redirect(url_for("agents.edit", agent_id=agent_id) + "#wissen")
+
+
+@bp.post("/<int:agent_id>/wissen/<int:document_id>/loeschen")
+@admin_required
+def delete_knowledge(agent_id: int, document_id: int) -> Response:
+    agent = _agent_or_404(agent_id)
+    if document_id not in {d.id for d in documents_of(db.session, agent.id)}:
+        abort(404)
+    delete_document(db.session, document_id)
+    db.session.commit()
+    flash("Dokument gelöscht.", "success")
+    return redirect(url_for("agents.edit", agent_id=agent_id) + "#wissen")

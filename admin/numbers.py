@@ -64,7 +64,7 @@ def display_number(number: str) -> str:
 
 
 def _agent_names() -> dict[int, str]:
-    return dict(db.session.execute(select(Agent.id, Agent.name)).tuples().all())
+    return dict(db.session.execute(select(Agent.id, Agent.name)).all())
 
 
 def _specs(number: PhoneNumber) -> list[WindowSpec]:

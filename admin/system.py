@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template
 from sqlalchemy import func, select
 
+from master.node_client import last_sync_status
 from models import Chat, Recording, db
 
 from .auth import login_required
@@ -58,8 +59,6 @@ def _parse_instant(value: Any) -> dt.datetime | None:
 
 
 def _last_sync(data_dir: Path) -> dict[str, Any]:
-    from master.node_client import last_sync_status
-
     try:
         return dict(last_sync_status(data_dir))
     except Exception as exc:  # a broken state file must not take the system page down

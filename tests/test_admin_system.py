@@ -1,0 +1,83 @@
+"""System page: controller up or not, live calls, engines, disk, master sync — in German."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from tests.admin_support import Browser, admin, app, browser, make_app, template_db
+
+__all__ = ["admin", "app", "browser", "template_db"]
+
+STATUS = {
+    "controller_up": True, "version": "0.1.0",
+    "live_calls": [{"uuid": "a-1", "chat_id": 7, "called_number": "4930123456",
+                    "caller_number": "491701234567", "agent": "Empfang",
+                    "since": "2026-11-25T08:15:00+00:00"}],
+    "engines": {"ready": False, "stt": "faster-whisper small", "llm": "", "tts": "espeak",
+                "problems": ["Ollama nicht erreichbar (qwen2.5:7b-instruct)"]},
+}
+
+
+@pytest.fixture
+def controller() -> Iterator[int]:
+    """A real HTTP server on loopback answering GET /status like the controller does."""
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server API)
+            body = json.dumps(STATUS).encode()
+            self.send_response(200 if self.path == "/status" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_controller_down_is_said_plainly(admin: Browser) -> None:
+    page = admin.text("/system/")
+    assert "Controller nicht erreichbar" in page
+    assert "Unbekannt, solange der Controller nicht erreichbar ist." in page
+    assert "frei von" in page  # disk
+    assert "Nicht beim Master registriert" in page and "noch nie" in page
+
+
+def test_controller_status_live_calls_and_engines(template_db: Path, tmp_path: Path,
+                                                  controller: int) -> None:
+    app = make_app(template_db, tmp_path / "up",
+                   CONTROLLER_STATUS_URL=f"http://127.0.0.1:{controller}/status")
+    browser = Browser(app.test_client())
+    browser.login("empfang")  # users may look at the system page too
+    page = browser.text("/system/")
+    assert "Controller läuft (Version 0.1.0)." in page
+    assert "25.11.2026, 09:15 Uhr" in page and "491701234567" in page and "Empfang" in page
+    assert 'href="/chats/7"' in page
+    assert "Nicht alle Modelle sind bereit." in page
+    assert "faster-whisper small" in page and "Sprachmodell (KI)</dt><dd>nicht geladen" in page
+    assert "Ollama nicht erreichbar (qwen2.5:7b-instruct)" in page
+
+
+def test_system_page_escapes_what_the_controller_reports(
+        template_db: Path, tmp_path: Path, controller: int) -> None:
+    STATUS["engines"]["problems"] = ["<b>kaputt</b>"]
+    try:
+        app = make_app(template_db, tmp_path / "esc",
+                       CONTROLLER_STATUS_URL=f"http://127.0.0.1:{controller}/status")
+        browser = Browser(app.test_client())
+        browser.login()
+        page = browser.text("/system/")
+        assert "&lt;b&gt;kaputt&lt;/b&gt;" in page and "<b>kaputt</b>" not in page
+    finally:
+        STATUS["engines"]["problems"] = ["Ollama nicht erreichbar (qwen2.5:7b-instruct)"]
