@@ -39,6 +39,8 @@ class Bm25Index:
         if term in self._idf:
             return {term}
         found = {term}
+        if len(term) >= 4:  # "park" -> "parkhaus", "parkplatz"
+            found |= {v for v in self._vocabulary if v.startswith(term)}
         if len(term) >= 5:
             found |= {v for v in self._vocabulary if term in v}
         if len(term) >= 8:
