@@ -231,4 +231,5 @@ def test_handover_loop_through_llm_tool_calls_is_bounded():
         actions += list(conv.on_caller("Weiter bitte"))
     handovers = [a for a in actions if isinstance(a, HandOver)]
     assert len(handovers) == 3
-    assert refused(actions)[-1].result == "In diesem Gespräch sind keine weiteren Übergaben möglich."
+    assert refused(actions)[-1].result == ("In diesem Gespräch sind keine weiteren Übergaben "
+                                           "möglich.")

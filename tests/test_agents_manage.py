@@ -24,8 +24,15 @@ from agents.manage import (
 )
 from agents.runtime import Conversation
 from agents.validation import validate_agent
-from models import Agent, CustomerSettings, KnowledgeDocument, TimeWindow, create_db_app, db
-from models import upgrade_schema
+from models import (
+    Agent,
+    CustomerSettings,
+    KnowledgeDocument,
+    TimeWindow,
+    create_db_app,
+    db,
+    upgrade_schema,
+)
 
 
 @pytest.fixture()
