@@ -71,8 +71,8 @@ class Conversation:
             return
         text = _clip(" ".join((text or "").split()))
         ctx = self._context()
-        if not text:
-            yield from self._run(self._silence(ctx), ctx)
+        if not text:  # neither the silence nor the reprompt goes into the LLM's context
+            yield from self._run(self._silence(ctx), ctx, record=False)
             return
         self._silent_turns = 0
         self.history.append(ChatMessage("user", text))
@@ -131,7 +131,8 @@ class Conversation:
             state=self._state, toolbox=toolbox, knowledge=self.knowledge, facts=self.facts,
         )
 
-    def _run(self, actions: Iterator[Action], ctx: TurnContext) -> Iterator[Action]:
+    def _run(self, actions: Iterator[Action], ctx: TurnContext, *, record: bool = True
+             ) -> Iterator[Action]:
         """Pass the template's actions on; stop after the first HandOver/Transfer/EndCall."""
         try:
             for action in actions:
@@ -146,7 +147,8 @@ class Conversation:
                     yield from self._handover(action, ctx)
                     return
                 elif isinstance(action, Transfer | EndCall):
-                    ctx.record_assistant()
+                    if record:
+                        ctx.record_assistant()
                     self.ended = True
                     self.outcome = (f"Weitergeleitet an {action.label or action.number}."
                                     if isinstance(action, Transfer) else "Gespräch beendet.")
@@ -155,6 +157,8 @@ class Conversation:
                 else:
                     yield action
         finally:
+            if not record:
+                ctx.unrecorded.clear()
             ctx.record_assistant()
             self._bound_history()
 

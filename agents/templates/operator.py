@@ -138,7 +138,10 @@ class OperatorBot(Template):
     def _ask_again(self, ctx: TurnContext, *, spoken: bool, reply: str) -> Iterator[Action]:
         """A follow-up question, unless "maximale Rückfragen" are used up."""
         ctx.state["followups"] = ctx.state.get("followups", 0) + 1
-        limit = int(self.value(ctx.profile, "max_followups") or 0)
+        try:
+            limit = int(self.value(ctx.profile, "max_followups") or 0)
+        except (TypeError, ValueError):  # a broken value: no follow-up questions
+            limit = 0
         if ctx.state["followups"] > limit:
             yield from self._to_default(ctx, spoken=False)
             return
