@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_migrate import Migrate, upgrade
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event
 
@@ -15,6 +16,9 @@ from .models import mdb
 from .pki import MasterPki, write_private
 
 log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+master_migrate = Migrate(directory=str(MIGRATIONS_DIR), render_as_batch=True)
 
 DEFAULTS: dict[str, Any] = {
     "NODE_CERT_DAYS": 365,
@@ -70,9 +74,10 @@ def create_master_app(data_dir: Path | str, test_config: dict[str, Any] | None =
     app.extensions["voicegate_master_ca"] = pki.load_ca()
 
     mdb.init_app(app)
+    master_migrate.init_app(app, mdb)
     with app.app_context():
         event.listen(mdb.engine, "connect", _sqlite_pragmas)
-        mdb.create_all()
+        upgrade(directory=str(MIGRATIONS_DIR))
 
     csrf = CSRFProtect(app)
     from . import node_api, operator_api, ui

@@ -15,7 +15,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from cryptography import x509
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from .config_schema import validate_config, validate_number
 from .health_schema import HealthReportData
@@ -170,7 +170,11 @@ def authenticate(cert_pem_text: str | None, ca: CertificateAuthority, path: str)
     if not cert_pem_text:
         log.warning("Anfrage ohne Client-Zertifikat an %s abgelehnt", path)
         raise RegistryError("Client-Zertifikat erforderlich", 401)
-    cert = load_cert(cert_pem_text)
+    try:
+        cert = load_cert(cert_pem_text)
+    except ValueError as exc:
+        log.warning("Anfrage an %s mit unlesbarem Client-Zertifikat abgelehnt", path)
+        raise RegistryError("Client-Zertifikat unlesbar", 401) from exc
     serial = serial_hex(cert)
     if not ca.issued(cert):
         log.warning("Anfrage an %s mit fremdem Zertifikat %s abgelehnt (falsche CA)", path, serial)
@@ -269,6 +273,17 @@ def record_health(
             node.name, report.sent_at.isoformat(), skew, replay_window_s,
         )
         raise ReplayError("Zeitstempel außerhalb des erlaubten Fensters", 409)
+    # Claim the sequence number atomically: of two concurrent copies only one gets through.
+    claimed = mdb.session.execute(
+        update(Node)
+        .where(Node.id == node.id, Node.last_health_seq < report.seq)
+        .values(last_health_seq=report.seq)
+    ).rowcount
+    if claimed != 1:
+        mdb.session.rollback()
+        log.warning("Wiederholte Zustandsmeldung von Knoten %s verworfen (seq %d gleichzeitig "
+                    "zweimal)", node.name, report.seq)
+        raise ReplayError("Wiederholte Anfrage verworfen", 409)
     gap = report.sync_gap
     row = HealthReport(
         node_id=node.id,
@@ -289,7 +304,6 @@ def record_health(
         gap_failed_attempts=gap.failed_attempts if gap else None,
     )
     mdb.session.add(row)
-    node.last_health_seq = report.seq
     node.last_seen_at = now
     node.reported_version = report.version
     node.applied_config_version = report.applied_config_version

@@ -169,7 +169,10 @@ def remove_number(number: str) -> ResponseReturnValue:
         flash(str(exc), "fehler")
     else:
         flash(f"Rufnummer {number} entfernt.", "ok")
-    return redirect(request.form.get("back") or url_for("master_ui.numbers"))
+    back = request.form.get("back", "")
+    if not back.startswith("/") or back.startswith("//"):
+        back = url_for("master_ui.numbers")
+    return redirect(back)
 
 
 @bp.post("/knoten/<name>/token")
