@@ -270,3 +270,28 @@ def test_schedule_sync_adds_a_job_that_syncs(
         scheduler.shutdown()
     assert node_numbers(node_db) == ["4930999999"]
 
+
+
+def test_health_keeps_to_the_allow_list_whatever_the_runner_reports(
+    master: RunningMaster, node_dir: Path, node_db: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken_count() -> int:
+        raise RuntimeError("Controller antwortet nicht")
+
+    problem = "Whisper-Modell /daten/modelle/geheim-xyz fehlt"
+    sync = enrolled_sync(
+        master, node_dir, node_db, calls_in_progress=broken_count,
+        engine_status=lambda: {"ready": False, "problems": [problem], "stt": "kaputt-text"},
+        error_counts=lambda: {"tts_timeouts": 4, "Ungültiger Name": 1},
+    )
+    with caplog.at_level(logging.ERROR, logger="master.node_health"):
+        assert sync.sync_once().ok
+    assert "Laufende Anrufe für die Zustandsmeldung nicht ermittelbar" in caplog.text
+
+    with master.app.app_context():
+        [report] = health_history(find_node("kunde-a"))
+        assert report.engine_status == {"stt": "unbekannt", "gesamt": "fehler"}
+        assert report.error_counts == {"calls_failed_24h": 0, "sync_failures": 0,
+                                       "tts_timeouts": 4, "engine_problems": 1}
+        assert report.calls_in_progress == 0
+    assert master.scan_for([problem, "kaputt-text", "Ungültiger Name"]) == []
