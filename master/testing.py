@@ -3,7 +3,6 @@ node database with the real schema."""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,8 +86,5 @@ def make_node_db(data_dir: Path) -> Flask:
     """The node's database app with the real schema (SQLite in ``data_dir``)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     app = create_db_app(f"sqlite:///{(data_dir / 'voicegate.sqlite3').resolve()}")
-    with warnings.catch_warnings():
-        # models/migrations/env.py still calls Flask-SQLAlchemy's deprecated get_engine()
-        warnings.filterwarnings("ignore", "'get_engine' is deprecated", DeprecationWarning)
-        upgrade_schema(app)
+    upgrade_schema(app)
     return app
