@@ -27,6 +27,9 @@ STOPWORDS = frozenset(
     "wann wie was wo wer welche welcher welches welchen warum wieso weshalb wieviel kann "
     "kannst konnen konnte gibt es muss mussen soll sollte darf durfen man mal noch auch schon "
     "denn eigentlich uns euch ihre ihren ihrem sein seine bei beim ab bis um als wenn "
+    "mein meine meinen meinem meiner dein deine hat hatte hatten wird werden wurde furs aus "
+    "nach gegen tun mache machen macht selbst sich vorm vom dann dort hier jetzt heute etwas "
+    "einen einem einer dies diese dieser dieses jemand ob sehr viel viele "
     "the a an and or i you we to of for with is am are please my me what when where how "
     "do does can".split()
 )

@@ -11,6 +11,7 @@ from agents.actions import AgentProfile, Say, ToolUsed
 from agents.directory import AgentDirectory
 from agents.knowledge import KnowledgeBase, KnowledgeError, chunk_text, extract_text
 from agents.knowledge.embed import OllamaEmbedder
+from agents.knowledge.retrieval import MIN_COVERAGE
 from agents.runtime import Conversation
 from media.engines import EngineError, ToolCall
 from media.testing import ScriptedLLM
@@ -129,7 +130,12 @@ def test_bm25_with_german_stemming_finds_the_passage(question, source):
 
 @pytest.mark.parametrize("question", ["Bieten Sie Bleaching an?", "Wie wird das Wetter morgen?",
                                       "", "ähm"])
-def test_questions_the_documents_do_not_answer_find_nothing(question):
+def test_questions_the_documents_do_not_answer_find_nothing_to_read_out(question):
+    assert KnowledgeBase.from_texts(1, DOCS).search(1, question, strict=True) == []
+
+
+@pytest.mark.parametrize("question", ["Wie wird das Wetter morgen?", "Verkaufen Sie Brillen?"])
+def test_unrelated_questions_give_the_llm_no_passages_either(question):
     assert KnowledgeBase.from_texts(1, DOCS).search(1, question) == []
 
 
@@ -142,7 +148,7 @@ def test_embeddings_through_ollama_embed_rank_passages():
         kb.min_coverage = 2.0  # lexical matches can no longer qualify: embeddings alone
         hits = kb.search(1, "Was kostet eine professionelle Zahnreinigung?")
         assert hits[0].source == "preise.txt"
-        kb.min_coverage = 0.5
+        kb.min_coverage = MIN_COVERAGE
     # the server is gone now: questions are still answered, by BM25 alone
     assert kb.search(1, "Wo kann ich parken?")[0].source == "anfahrt.txt"
     embedder.close()

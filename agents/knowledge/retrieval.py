@@ -16,7 +16,10 @@ from media.engines import EngineError
 
 log = logging.getLogger(__name__)
 
-MIN_COVERAGE = 0.5  # share of the question's words a passage must contain (BM25 side)
+# Share of the question's words (IDF-weighted) a passage must contain. Lenient where an LLM
+# reads the passages and decides itself; strict where a passage is read out verbatim.
+MIN_COVERAGE = 0.25
+STRICT_COVERAGE = 0.5
 MIN_SIMILARITY = 0.6  # cosine a passage must reach (embedding side)
 RRF_K = 60  # reciprocal rank fusion constant
 
@@ -59,12 +62,14 @@ class KnowledgeBase:
 
     def __init__(self, chunks_by_agent: dict[int, list[Chunk]], *,
                  embedder: Embedder | None = None, min_coverage: float = MIN_COVERAGE,
+                 strict_coverage: float = STRICT_COVERAGE,
                  min_similarity: float = MIN_SIMILARITY):
         self._chunks = chunks_by_agent
         self._indexes: dict[int, _AgentIndex] = {}
         self._lock = threading.Lock()
         self.embedder = embedder
         self.min_coverage = min_coverage
+        self.strict_coverage = strict_coverage
         self.min_similarity = min_similarity
 
     @classmethod
@@ -107,16 +112,22 @@ class KnowledgeBase:
                 self._indexes[agent_id] = _AgentIndex(self._chunks[agent_id])
             return self._indexes.get(agent_id)
 
-    def search(self, agent_id: int, query: str, k: int = 3) -> list[Passage]:
-        """The best ``k`` passages that plausibly answer ``query``; [] when none does."""
+    def search(self, agent_id: int, query: str, k: int = 3, *, strict: bool = False
+               ) -> list[Passage]:
+        """The best ``k`` passages that plausibly answer ``query``; [] when none does.
+
+        ``strict``: only passages that contain most of the question (for reading a passage out
+        without an LLM); otherwise also weaker matches an LLM can judge.
+        """
         index = self._index(agent_id)
         if index is None or not query.strip():
             return []
         bm25 = index.bm25.scores(query)
         similarity = self._similarities(index, query)
         candidates = []
+        needed = self.strict_coverage if strict else self.min_coverage
         for i in range(len(index.chunks)):
-            lexical_ok = bm25[i] > 0 and index.bm25.coverage(query, i) >= self.min_coverage
+            lexical_ok = bm25[i] > 0 and index.bm25.coverage(query, i) >= needed
             semantic_ok = similarity is not None and similarity[i] >= self.min_similarity
             if lexical_ok or semantic_ok:
                 candidates.append(i)

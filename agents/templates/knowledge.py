@@ -11,6 +11,7 @@ from agents.directory import AgentDirectory
 from agents.keywords import best_match, is_goodbye, stems
 from agents.knowledge.retrieval import Passage
 from agents.llm import tool_loop
+from agents.phrases import phrase
 from agents.prompts import common_rules
 from agents.routing import forward_to
 from agents.sentences import split_sentences
@@ -64,15 +65,14 @@ class KnowledgeAgent(Template):
         return "\n".join(lines)
 
     def _unknown(self, profile: AgentProfile) -> str:
-        from agents.phrases import phrase
-
         return str(profile.params.get("unknown_answer") or "") or phrase(
             "dont_know", language=profile.language, form=profile.form_of_address)
 
-    def _search(self, ctx: TurnContext, text: str, k: int) -> list[Passage]:
+    def _search(self, ctx: TurnContext, text: str, k: int, *, strict: bool = False
+                ) -> list[Passage]:
         if ctx.knowledge is None:
             return []
-        return ctx.knowledge.search(ctx.profile.id, text, k=k)
+        return ctx.knowledge.search(ctx.profile.id, text, k=k, strict=strict)
 
     def respond(self, ctx: TurnContext, text: str) -> Iterator[Action]:
         passages = self._search(ctx, text, PASSAGES)
@@ -90,7 +90,7 @@ class KnowledgeAgent(Template):
             target = next(t for t in targets if t.key == match.key)
             yield from forward_to(ctx, target)
             return
-        passages = self._search(ctx, text, 1)
+        passages = self._search(ctx, text, 1, strict=True)  # read out verbatim
         if not passages:
             yield from ctx.say(self._unknown(ctx.profile))
         else:
