@@ -108,7 +108,7 @@ def bench_runtime(rounds: int, knowledge: KnowledgeBase) -> dict[str, Any]:
     operator = AgentProfile(1, "Empfang", "operator", {
         "targets": TARGETS, "default_target": "ziel5", "max_followups": 3,
         "greeting": "Praxis Dr. Sommer, guten Tag!"})
-    wissen = AgentProfile(2, "Info", "knowledge", {"targets": TARGETS[:2]})
+    wissen = AgentProfile(9, "Info", "knowledge", {"targets": TARGETS[:2]})  # kb agent 9
     directory = AgentDirectory([operator, wissen])
 
     def operator_llm() -> tuple[Conversation, TimedLLM]:
