@@ -12,10 +12,11 @@ download: the weights are random (the words are nonsense), everything else is ge
   tries to download a tokenizer. Same weights in both makes timing comparisons fair.
 - :func:`cached_model_dir` builds each model once per test session in a temporary folder.
 
-Sizes: ``micro`` (64-wide, 1 layer; 14 MB, for tests) and ``tiny`` (the real whisper-tiny
-dimensions; 150 MB, for benchmarks). ``eot_bias`` makes the decoder lean towards end-of-text so
-a transcription ends after a token or two (fast tests); with ``0`` a random model rarely stops
-and decodes up to its token limit (benchmarks pass a fixed token count instead).
+Sizes: ``micro`` (64-wide, 1 layer; 14 MB, for tests), ``tiny`` and ``small`` (the real
+whisper-tiny / -small dimensions; 150 MB / 970 MB, for benchmarks). ``eot_bias`` makes the
+decoder lean towards end-of-text so a transcription ends after a token or two (fast tests); with
+``0`` a random model rarely stops and decodes up to its token limit (benchmarks pass a fixed
+token count instead).
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ SIZES: dict[str, dict[str, int]] = {
     "tiny": dict(n_mels=80, n_audio_ctx=1500, n_audio_state=384, n_audio_head=6,
                  n_audio_layer=4, n_vocab=MULTILINGUAL_VOCAB, n_text_ctx=448,
                  n_text_state=384, n_text_head=6, n_text_layer=4),
+    # whisper-small's dimensions (970 MB): only for benchmarks of the node's default model size
+    "small": dict(n_mels=80, n_audio_ctx=1500, n_audio_state=768, n_audio_head=12,
+                  n_audio_layer=12, n_vocab=MULTILINGUAL_VOCAB, n_text_ctx=448,
+                  n_text_state=768, n_text_head=12, n_text_layer=12),
 }
 
 
