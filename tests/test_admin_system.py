@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
 from tests.admin_support import Browser, admin, app, browser, make_app, template_db
 
 __all__ = ["admin", "app", "browser", "template_db"]

@@ -7,7 +7,6 @@ import logging
 from dataclasses import dataclass, field
 
 from flask import Flask
-from gevent.pywsgi import WSGIServer
 
 from esl_controller.server import ControllerServer
 from esl_controller.services import CallServices
@@ -36,9 +35,10 @@ class Node:
             self.servers.append(start_status_server(self.services, s.esl_host, s.status_port))
         if admin:
             from admin import create_app
+            from admin.serving import make_admin_server
 
             admin_app = create_app(s)
-            server = WSGIServer((s.admin_host, s.admin_port), admin_app, log=None)
+            server = make_admin_server(admin_app, s.admin_host, s.admin_port)
             server.start()
             self.servers.append(server)
             log.info("admin on http://%s:%s/", s.admin_host, server.server_port)
