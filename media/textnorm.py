@@ -30,10 +30,11 @@ _DE_ABBREVIATIONS = {
     "u. a.": "unter anderem", "u.a.": "unter anderem", "bzw.": "beziehungsweise",
     "ca.": "circa", "usw.": "und so weiter", "ggf.": "gegebenenfalls", "inkl.": "inklusive",
     "evtl.": "eventuell", "Nr.": "Nummer", "Dr.": "Doktor", "Prof.": "Professor",
-    "Str.": "Straße", "Tel.": "Telefon", "Hr.": "Herr", "Fr.": "Frau", "Mo.": "Montag",
-    "Di.": "Dienstag", "Mi.": "Mittwoch", "Do.": "Donnerstag", "Sa.": "Samstag",
-    "So.": "Sonntag", "min.": "Minuten", "Std.": "Stunden", "&": "und",
+    "Str.": "Straße", "Tel.": "Telefon", "Hr.": "Herr", "min.": "Minuten", "Std.": "Stunden",
+    "&": "und",
 }
+_DE_WEEKDAYS = {"Mo": "Montag", "Di": "Dienstag", "Mi": "Mittwoch", "Do": "Donnerstag",
+                "Fr": "Freitag", "Sa": "Samstag", "So": "Sonntag"}
 # An ordinal after these words takes the dative/accusative ending ("am ersten Mai").
 _DE_ORDINAL_EN = {"am", "vom", "zum", "dem", "den", "im", "beim", "ab", "seit", "bis", "für",
                   "ab dem", "bis zum"}
@@ -190,13 +191,33 @@ def _replace_abbreviations(text: str, table: dict[str, str]) -> str:
     return text
 
 
+def _de_weekdays(text: str) -> str:
+    """"Mo.–Fr.", "Sa. 9 Uhr" → weekday names; "Fr. Müller" → "Frau Müller"."""
+    days = "|".join(_DE_WEEKDAYS)
+    text = re.sub(rf"\b({days})\.?\s*(?:-|–|bis)\s*({days})\b\.?",
+                  lambda m: f"{_DE_WEEKDAYS[m.group(1)]} bis {_DE_WEEKDAYS[m.group(2)]}", text)
+    text = re.sub(r"\bFr\.(?=\s+[A-ZÄÖÜ][a-zäöüß])(?!\s+(?:und|bis)\b)", "Frau", text)
+    return re.sub(rf"\b({days})\.(?=[\s,:]|$)", lambda m: _DE_WEEKDAYS[m.group(1)], text)
+
+
+def _de_ranges(text: str) -> str:
+    """"8–18 Uhr" → "8 Uhr bis 18 Uhr", "3-5 Tage" → "3 bis 5 Tage"."""
+    clock = r"\d{1,2}(?:[:.]\d{2})?"
+    text = re.sub(rf"(?<![\d,.])({clock})\s*(?:-|–|bis)\s*({clock})\s*Uhr\b",
+                  r"\1 Uhr bis \2 Uhr", text)
+    return re.sub(r"(?<![\d,.+])(\d{1,3})\s*[-–]\s*(\d{1,3})(?=\s+[A-Za-zÄÖÜäöü])",
+                  r"\1 bis \2", text)
+
+
 _PHONE = re.compile(r"(?<![\w,.:])(?:\+\d|\(0|0)[\d\s\-/()]{4,}\d")
 _AMOUNT = r"(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}|-))?"
 
 
 def normalize_german(text: str) -> str:
     text = _replace_abbreviations(text, _DE_ABBREVIATIONS)
+    text = _de_weekdays(text)
     text = _PHONE.sub(_de_phone, text)
+    text = _de_ranges(text)
     text = _de_date(text)
     text = re.sub(r"(?<![\d,.])(\d{1,2})[:.](\d{2})(?=\s*Uhr\b)\s*Uhr", _de_time, text)
     text = re.sub(r"(?<![\d,.])(\d{1,2}):(\d{2})(?![\d:])", _de_time, text)

@@ -155,6 +155,18 @@ def test_status_and_list_verify_installed_models(data_with_models, capsys):
         ["OK", "whisper", "micro"], ["OK", "faster-whisper", "micro"]]
 
 
+def test_status_checks_the_ollama_model(tmp_path, capsys):
+    with OllamaServer() as server:
+        write_config(tmp_path, stt="scripted", tts="espeak", llm="ollama",
+                     llm_model=DEFAULT_MODEL, ollama_host=server.url)
+        assert voicegate_main(["models", "status", "--data", str(tmp_path)]) == 0
+        assert f"OK     ollama          {DEFAULT_MODEL}" in capsys.readouterr().out
+        write_config(tmp_path, stt="scripted", tts="espeak", llm="ollama",
+                     llm_model="mistral:7b", ollama_host=server.url)
+        assert voicegate_main(["models", "status", "--data", str(tmp_path)]) == 1
+        assert "`ollama pull mistral:7b`" in capsys.readouterr().out
+
+
 def test_list_flags_an_incomplete_model(tmp_path, capsys):
     (tmp_path / "models/faster-whisper/medium").mkdir(parents=True)
     (tmp_path / "models/faster-whisper/medium/model.bin").write_bytes(b"x")

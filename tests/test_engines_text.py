@@ -32,6 +32,11 @@ from media.textnorm import german_cardinal, normalize
     ("3,5 % mehr", "drei Komma fünf Prozent mehr"),
     ("21 Tage und 101 Nächte", "einundzwanzig Tage und einhunderteins Nächte"),
     ("Kundennummer 12345678", "Kundennummer eins zwei drei vier fünf sechs sieben acht"),
+    ("Mo.–Fr. 8–18 Uhr, Sa. 9:00-12:30 Uhr", "Montag bis Freitag acht Uhr bis achtzehn Uhr, "
+                                             "Samstag neun Uhr bis zwölf Uhr dreißig"),
+    ("Fr. Müller ruft zurück.", "Frau Müller ruft zurück."),
+    ("Am Fr. geschlossen.", "Am Freitag geschlossen."),
+    ("Lieferung in 3-5 Tagen", "Lieferung in drei bis fünf Tagen"),
     ("Guten Tag!", "Guten Tag!"),
 ])
 def test_german_text_is_spoken_out(text, spoken):

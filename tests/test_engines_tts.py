@@ -49,9 +49,12 @@ def test_espeak_reads_normalised_text_times_take_longer_than_digits():
     assert spoken.duration_s > short.duration_s + 0.4, "the time is spoken out in full"
 
 
-def test_espeak_english_voice():
-    assert_speech(EspeakTTS(voice="en").synthesize("Hello, how can I help?", language="en"),
-                  22050, 0.8)
+def test_espeak_voice_follows_the_language_unless_configured():
+    tts = EspeakTTS()
+    english = tts.synthesize("Hello, how can I help?", language="en")
+    assert_speech(english, 22050, 0.8)
+    german_voice = EspeakTTS(voice="de").synthesize("Hello, how can I help?", language="en")
+    assert english.pcm != german_voice.pcm
 
 
 def test_espeak_missing_binary_is_unavailable():

@@ -159,7 +159,7 @@ def _build_tts(settings: Settings) -> TextToSpeech:
     if cfg.tts == "espeak":
         from media.tts.espeak import EspeakTTS
 
-        return EspeakTTS(voice=cfg.tts_voice or "de", timeout_s=cfg.tts_timeout_s)
+        return EspeakTTS(voice=cfg.tts_voice, timeout_s=cfg.tts_timeout_s)
     if cfg.tts == "piper":
         from media.tts.piper import PiperTTS
 

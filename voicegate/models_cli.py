@@ -296,6 +296,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"Modellordner / model folder: {settings.models_dir.resolve()}")
     print(f"STT {cfg.stt}, LLM {cfg.llm} ({cfg.llm_model}), TTS {cfg.tts}")
     states = [verify(b, n, model_path(settings, b, n)) for b, n in configured(settings)]
+    if cfg.llm == "ollama":
+        states.append(ollama_state(settings))
     for state in states:
         print(state.line())
     if not states:
@@ -304,6 +306,20 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("Fehlende Modelle / missing models: `voicegate models pull`")
         return 1
     return 0
+
+
+def ollama_state(settings: Settings) -> ModelState:
+    """Whether the Ollama server answers and has the configured model."""
+    from media.llm.ollama import OllamaLLM
+
+    cfg = settings.engines
+    llm = OllamaLLM(cfg.llm_model, host=cfg.ollama_host, timeout_s=5.0)
+    try:
+        problem = llm.problem()
+    finally:
+        llm.close()
+    return ModelState("ollama", cfg.llm_model, Path(cfg.ollama_host), problem is None,
+                      problem or "installiert / installed")
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""espeak-ng backend: a real subprocess per sentence (12–33 ms), 22050 Hz, German voice ``de``.
+"""espeak-ng backend: a real subprocess per sentence (12–33 ms), 22050 Hz; the voice follows the
+call's language (``de`` by default) unless one is configured.
 
 Robotic but tiny and always available — the light fallback voice.
 """
@@ -19,11 +20,12 @@ logger = logging.getLogger(__name__)
 
 
 class EspeakTTS:
-    """Speaks with the ``espeak-ng`` binary; ``voice`` is an espeak voice name (``de``, ``en``)."""
+    """Speaks with the ``espeak-ng`` binary; ``voice`` is an espeak voice name (``de``,
+    ``de+f3``, ``en``) — empty: the voice of the language asked for."""
 
     name = "espeak"
 
-    def __init__(self, *, voice: str = "de", speed_wpm: int = 160, pitch: int = 50,
+    def __init__(self, *, voice: str = "", speed_wpm: int = 160, pitch: int = 50,
                  timeout_s: float = 10.0, binary: str = "espeak-ng"):
         path = shutil.which(binary)
         if path is None:
