@@ -211,3 +211,24 @@ def test_cards_page_by_page(app: Flask, admin: Browser) -> None:
     second = admin.text("/chats/?status=offen&seite=2")
     assert "Anrufer 05" in second and "Anrufer 29" not in second and "Ältere" not in second
     assert ">30</span>" in first  # count on the "Offen" tab
+
+
+def test_migration_indexes_chats_that_existed_before_it(tmp_path: Path) -> None:
+    """Upgrading a node with old chats makes them searchable (0002 fills chat_fts)."""
+    from flask_migrate import upgrade
+
+    from admin.chat_search import ChatFilter, find_chats
+    from models import create_db_app
+    from models.db import MIGRATIONS_DIR
+
+    db_app = create_db_app(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    with db_app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR), revision="0001")
+        chat = make_chat(caller_name="Altkunde", tags=["Rückruf"],
+                         turns=[("caller", "Die Dachrinne ist verstopft.")])
+        db.session.commit()
+        upgrade(directory=str(MIGRATIONS_DIR))
+        found, _ = find_chats(ChatFilter(q="dachrinne"))
+        assert [c.id for c in found] == [chat.id]
+        found, _ = find_chats(ChatFilter(tag="Rückruf"))
+        assert [c.id for c in found] == [chat.id]
