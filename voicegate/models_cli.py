@@ -35,13 +35,13 @@ CHUNK = 1 << 16
 class ModelState:
     backend: str
     name: str
-    path: Path
+    where: str  # file, folder or server
     ok: bool
     detail: str  # German / English, for people
 
     def line(self) -> str:
         mark = "OK    " if self.ok else "FEHLT "
-        return f"{mark} {self.backend:<15} {self.name:<32} {self.path}  {self.detail}"
+        return f"{mark} {self.backend:<15} {self.name:<32} {self.where}  {self.detail}"
 
 
 # ----------------------------------------------------------------------------- verification
@@ -71,35 +71,38 @@ def _whisper_sha256(name: str) -> str | None:
 
 def verify(backend: str, name: str, path: Path) -> ModelState:
     """Check one model's files; never loads the model (that is the engines' job)."""
+
+    def state(ok: bool, detail: str) -> ModelState:
+        return ModelState(backend, name, str(path), ok, detail)
+
+    def missing(names: list[str]) -> ModelState:
+        return state(False, f"fehlt / missing: {', '.join(names)}")
+
     if backend == "whisper":
         if not path.is_file():
-            return ModelState(backend, name, path, False, "Datei fehlt / file missing")
+            return missing([path.name])
         expected = _whisper_sha256(name)
         if expected and _sha256(path) != expected:
-            return ModelState(backend, name, path, False,
-                              "Prüfsumme falsch / checksum mismatch — erneut kopieren")
-        return ModelState(backend, name, path, True, _size(path))
-    if backend == "faster-whisper":
+            return state(False, "Prüfsumme falsch / checksum mismatch — erneut kopieren")
+    elif backend == "faster-whisper":
         from media.stt.faster_whisper import missing_files
 
-        missing = missing_files(path) if path.is_dir() else ["Ordner / folder"]
-        if missing:
-            return ModelState(backend, name, path, False, f"fehlt / missing: {', '.join(missing)}")
-        return ModelState(backend, name, path, True, _size(path))
-    if backend == "piper":
+        absent = missing_files(path) if path.is_dir() else ["Ordner / folder"]
+        if absent:
+            return missing(absent)
+    elif backend == "piper":
         config = path.with_name(path.name + ".json")
-        missing = [p.name for p in (path, config) if not p.is_file()]
-        if missing:
-            return ModelState(backend, name, path, False, f"fehlt / missing: {', '.join(missing)}")
-        return ModelState(backend, name, path, True, _size(path))
-    if backend == "coqui":
+        absent = [p.name for p in (path, config) if not p.is_file()]
+        if absent:
+            return missing(absent)
+    elif backend == "coqui":
         from media.tts.coqui import model_files
 
         if not path.is_dir() or model_files(path) is None:
-            return ModelState(backend, name, path, False,
-                              "fehlt / missing: model.pth, config.json")
-        return ModelState(backend, name, path, True, _size(path))
-    raise ValueError(f"unknown backend {backend!r}")
+            return missing(["model.pth", "config.json"])
+    else:
+        raise ValueError(f"unknown backend {backend!r}")
+    return state(True, _size(path))
 
 
 def configured(settings: Settings) -> list[tuple[str, str]]:
@@ -318,7 +321,7 @@ def ollama_state(settings: Settings) -> ModelState:
         problem = llm.problem()
     finally:
         llm.close()
-    return ModelState("ollama", cfg.llm_model, Path(cfg.ollama_host), problem is None,
+    return ModelState("ollama", cfg.llm_model, cfg.ollama_host, problem is None,
                       problem or "installiert / installed")
 
 

@@ -130,8 +130,11 @@ class OllamaLLM:
         """Why this engine cannot answer right now (server down, model not pulled), or None."""
         try:
             models = self.installed_models()
+        except EngineUnavailable:
+            return (f"Ollama unter {self.host} nicht erreichbar / not reachable — läuft "
+                    "`ollama serve`? / is it running?")
         except EngineError as exc:
-            return f"Ollama unter {self.host} nicht erreichbar / not reachable: {exc}"
+            return f"Ollama unter {self.host} antwortet fehlerhaft / answers wrongly: {exc}"
         wanted = {self.model, f"{self.model}:latest"}
         if not wanted.intersection(models):
             return (f"Sprachmodell fehlt / LLM missing: '{self.model}' ist in Ollama "
