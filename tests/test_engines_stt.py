@@ -57,6 +57,13 @@ def test_accepts_16k_and_8k_audio(engine, request):
     assert isinstance(stt.transcribe(wide, language="en").text, str)
 
 
+def test_special_tokens_never_reach_the_transcript():
+    """A random model emits <|notimestamps|> as text; a transcript must not carry such tokens."""
+    stt = WhisperSTT(cached_model_dir("whisper", eot_bias=0.0), max_new_tokens=12)
+    text = stt.transcribe(german_speech("Hallo")).text
+    assert text and "<|" not in text
+
+
 @pytest.mark.parametrize("engine", ["whisper_stt", "faster_stt"])
 def test_broken_audio_is_an_engine_error(engine, request):
     stt = request.getfixturevalue(engine)
@@ -87,3 +94,22 @@ def test_faster_whisper_without_tokenizer_is_unavailable_instead_of_downloading(
 def test_faster_whisper_with_missing_folder_is_unavailable(tmp_path):
     with pytest.raises(EngineUnavailable, match="model incomplete"):
         FasterWhisperSTT(tmp_path / "small")
+
+
+@pytest.mark.parametrize("backend", ["whisper", "faster-whisper"])
+def test_concurrent_calls_share_one_model_safely(backend, caller_8k):
+    """Several calls transcribe at once (the call path's thread pool): same answers as alone.
+
+    The model decodes 12 tokens per utterance here, so decodes really overlap (whisper's
+    key/value-cache hooks on a shared model break without the engine's lock)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = cached_model_dir(backend, eot_bias=0.0)
+    stt = (WhisperSTT(model, max_new_tokens=12) if backend == "whisper"
+           else FasterWhisperSTT(model, max_new_tokens=12, workers=2))
+    other = german_speech("Bitte verbinden Sie mich mit der Buchhaltung.")
+    alone = [stt.transcribe(caller_8k), stt.transcribe(other)]
+    assert alone[0] != alone[1]  # different audio, different scores
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(stt.transcribe, [caller_8k, other] * 3))
+    assert together == alone * 3

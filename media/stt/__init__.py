@@ -6,6 +6,7 @@ Both take the caller's utterance at any rate and hand Whisper what it needs: 16 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from ..audio import to_rate
 from ..engines import Audio, EngineError, Transcript
 
 WHISPER_RATE = 16000
+_SPECIAL_TOKEN = re.compile(r"<\|[^|<>]{1,30}\|>")
 
 
 def whisper_input(audio: Audio) -> np.ndarray:
@@ -26,6 +28,7 @@ def make_transcript(engine: str, text: object, avg_logprobs: list[float],
     """Check what a model returned and wrap it; a non-text answer is an engine fault."""
     if not isinstance(text, str):
         raise EngineError(engine, f"Transkript ist kein Text / transcript is not text: {text!r}")
+    text = re.sub(r"\s{2,}", " ", _SPECIAL_TOKEN.sub(" ", text))  # <|notimestamps|> etc.
     confidence = None
     if avg_logprobs:
         confidence = min(1.0, math.exp(sum(avg_logprobs) / len(avg_logprobs)))
