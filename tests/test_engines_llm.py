@@ -210,3 +210,17 @@ def test_server_speaks_tags_embed_and_pull_for_the_real_client(server):
     statuses = [p.status for p in client.pull("llama3.2:1b", stream=True)]
     assert statuses[0] == "pulling manifest" and statuses[-1] == "success"
     assert "llama3.2:1b" in [m.model for m in client.list().models]
+
+
+def test_server_answers_non_streaming_requests_too(server):
+    import ollama
+
+    server.add(Scripted(text="Gern.", tool_calls=[ToolCall("end_call", {"reason": "fertig"})]))
+    client = ollama.Client(host=server.url, timeout=5)
+    _open.append(client)
+    response = client.chat(model=DEFAULT_MODEL, messages=[{"role": "user", "content": "Tschüss"}],
+                           stream=False)
+    assert response.done and response.message.content == "Gern."
+    assert response.message.tool_calls[0].function.name == "end_call"
+    assert response.message.tool_calls[0].function.arguments == {"reason": "fertig"}
+    assert server.requests[0]["stream"] is False
