@@ -3,13 +3,15 @@
 They run the *real* loading and inference code of openai-whisper and faster-whisper without any
 download: the weights are random (the words are nonsense), everything else is genuine.
 
-- :func:`whisper_checkpoint` writes an openai-whisper ``.pt`` checkpoint. Every parameter and
-  buffer is initialised from a seeded generator (``TextDecoder.positional_embedding`` would
-  otherwise start as uninitialised memory and make the output differ run to run).
+- :func:`whisper_checkpoint` writes an openai-whisper ``.pt`` checkpoint. Every parameter is
+  initialised from a seeded generator (``TextDecoder.positional_embedding`` would otherwise
+  start as uninitialised memory and make the output differ run to run); the buffers are
+  deterministic already.
 - :func:`faster_whisper_model` converts the *same* weights into a CTranslate2 model folder
   (``model.bin``, ``vocabulary.json``, ``config.json``) plus a ``tokenizer.json`` rebuilt from
   whisper's bundled ``multilingual.tiktoken`` (token ids match exactly), so faster-whisper never
   tries to download a tokenizer. Same weights in both makes timing comparisons fair.
+- :func:`coqui_vits` builds a random tiny VITS voice with the Coqui environment's interpreter.
 - :func:`cached_model_dir` builds each model once per test session in a temporary folder.
 
 Sizes: ``micro`` (64-wide, 1 layer; 14 MB, for tests), ``tiny`` and ``small`` (the real
@@ -28,6 +30,7 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
+from typing import Any
 
 MULTILINGUAL_VOCAB = 51865  # whisper's multilingual vocabulary incl. special/timestamp tokens
 
@@ -54,7 +57,7 @@ def _whisper_encoding():
         return get_encoding(name="multilingual", num_languages=99)  # keywords: same cache key
 
 
-def _random_whisper(size: str, seed: int, eot_bias: float):
+def _random_whisper(size: str, seed: int, eot_bias: float) -> tuple[Any, Any]:
     import torch
     from whisper.model import ModelDimensions, Whisper
 
