@@ -175,7 +175,7 @@ def _load() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stt", choices=("faster-whisper", "whisper"), default="faster-whisper")
-    parser.add_argument("--size", choices=("micro", "tiny", "small"), default="tiny")
+    parser.add_argument("--size", choices=("micro", "tiny", "base", "small"), default="tiny")
     parser.add_argument("--sizes", default="micro,tiny", help="--compare-stt: model sizes")
     parser.add_argument("--tokens", type=int, default=16, help="tokens decoded per utterance")
     parser.add_argument("--threads", type=int, default=2)

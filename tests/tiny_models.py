@@ -14,8 +14,8 @@ download: the weights are random (the words are nonsense), everything else is ge
 - :func:`coqui_vits` builds a random tiny VITS voice with the Coqui environment's interpreter.
 - :func:`cached_model_dir` builds each model once per test session in a temporary folder.
 
-Sizes: ``micro`` (64-wide, 1 layer; 14 MB, for tests), ``tiny`` and ``small`` (the real
-whisper-tiny / -small dimensions; 150 MB / 970 MB, for benchmarks). ``eot_bias`` makes the
+Sizes: ``micro`` (64-wide, 1 layer; 14 MB, for tests), ``tiny``, ``base`` and ``small`` (the
+real whisper dimensions; 150 / 290 / 970 MB, for benchmarks). ``eot_bias`` makes the
 decoder lean towards end-of-text so a transcription ends after a token or two (fast tests); with
 ``0`` a random model rarely stops and decodes up to its token limit (benchmarks pass a fixed
 token count instead).
@@ -41,7 +41,10 @@ SIZES: dict[str, dict[str, int]] = {
     "tiny": dict(n_mels=80, n_audio_ctx=1500, n_audio_state=384, n_audio_head=6,
                  n_audio_layer=4, n_vocab=MULTILINGUAL_VOCAB, n_text_ctx=448,
                  n_text_state=384, n_text_head=6, n_text_layer=4),
-    # whisper-small's dimensions (970 MB): only for benchmarks of the node's default model size
+    # whisper-base / -small dimensions (290 / 970 MB): only for benchmarks of real model sizes
+    "base": dict(n_mels=80, n_audio_ctx=1500, n_audio_state=512, n_audio_head=8,
+                 n_audio_layer=6, n_vocab=MULTILINGUAL_VOCAB, n_text_ctx=448,
+                 n_text_state=512, n_text_head=8, n_text_layer=6),
     "small": dict(n_mels=80, n_audio_ctx=1500, n_audio_state=768, n_audio_head=12,
                   n_audio_layer=12, n_vocab=MULTILINGUAL_VOCAB, n_text_ctx=448,
                   n_text_state=768, n_text_head=12, n_text_layer=12),
