@@ -47,7 +47,7 @@ def data_with_models(tmp_path_factory) -> Path:
 
 # ----------------------------------------------------------------------------------- registry
 
-def test_missing_stt_model_is_reported_and_never_replaced_by_a_test_engine(tmp_path):
+def test_missing_stt_model_is_reported_and_never_replaced_by_a_test_engine(tmp_path, caplog):
     engines = build_engines(settings_for(tmp_path))
     assert engines.stt is None, "no silent fallback to a scripted engine"
     assert not engines.ready
@@ -57,6 +57,8 @@ def test_missing_stt_model_is_reported_and_never_replaced_by_a_test_engine(tmp_p
     assert str(tmp_path / "models/faster-whisper/small") in problem
     assert problem.endswith("`voicegate models pull`")
     assert isinstance(engines.tts, EspeakTTS) and engines.llm is None
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        f"engine problem: {problem}"], "the node's log says it too"
 
 
 def test_configured_models_in_the_data_folder_are_loaded(data_with_models):
@@ -182,6 +184,14 @@ def test_pull_without_internet_says_so_and_how_to_copy(tmp_path, capsys, offline
     assert out.count("Keine Internetverbindung") == 2
     assert str(tmp_path / "models/faster-whisper/small") in out
     assert "de_DE-thorsten-medium.onnx und/and de_DE-thorsten-medium.onnx.json" in out
+
+
+def test_pull_of_another_model_than_the_configured_one(tmp_path, capsys, offline):
+    write_config(tmp_path, stt="whisper", stt_model="small", llm="none", tts="espeak")
+    assert voicegate_main(["models", "pull", "--data", str(tmp_path), "--stt", "medium"]) == 2
+    out = capsys.readouterr().out
+    assert "whisper 'medium'" in out and str(tmp_path / "models/whisper/medium.pt") in out
+    assert "'small'" not in out
 
 
 def test_pull_downloads_a_piper_voice_with_progress_and_it_speaks(tmp_path, capsys, monkeypatch):
