@@ -40,7 +40,8 @@ class CallAudio:
         self.recording_path = recording_path
         self.endpoint = UnicastEndpoint(host, freeswitch_port, self._on_caller_frame,
                                         call_uuid=call_uuid)
-        self.stream = OutgoingStream(self.endpoint.send, frame_bytes(rate), self._on_agent_frame)
+        self.stream = OutgoingStream((host, freeswitch_port), frame_bytes(rate),
+                                     self._on_first_agent_frame)
         self.barge_ins = 0
         self.first_packet_at: float | None = None  # first agent frame after arm_first_packet()
         self._stream_ms = 0
@@ -64,15 +65,20 @@ class CallAudio:
 
     def arm_first_packet(self) -> None:
         self.first_packet_at = None
+        self.stream.arm_first_frame()
 
-    def _on_agent_frame(self, frame: bytes, now: float) -> None:
-        if self.first_packet_at is None:
-            self.first_packet_at = now
-        self.recorder.add_agent(frame)
+    def _on_first_agent_frame(self, sent_at: float) -> None:  # sender thread: one float store
+        self.first_packet_at = sent_at
+
+    def _record_agent_frames(self) -> None:
+        sent = self.stream.sent
+        while sent:
+            self.recorder.add_agent(sent.popleft())
 
     def _on_caller_frame(self, frame: bytes) -> None:
         now = time.monotonic()
         self.last_caller_frame_at = now
+        self._record_agent_frames()
         self.recorder.add_caller(frame)
         self._stream_ms += 20
         for event in self.endpointer.feed(frame):
@@ -90,4 +96,5 @@ class CallAudio:
         """Stop audio both ways and finish the recording; returns its duration in seconds."""
         self.pacer.remove(self.stream)
         self.endpoint.close()
+        self._record_agent_frames()
         return self.recorder.close()

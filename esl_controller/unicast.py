@@ -59,7 +59,7 @@ def _udp_port_free(host: str, port: int) -> bool:
 
 
 class UnicastEndpoint:
-    """Receives the caller's audio and sends the agent's, as raw L16 datagrams."""
+    """Receives the caller's audio (the agent's goes out through the pacer's sender)."""
 
     def __init__(self, host: str, freeswitch_port: int, on_caller_frame: Callable[[bytes], None],
                  *, call_uuid: str = ""):
@@ -75,9 +75,6 @@ class UnicastEndpoint:
 
     def start(self) -> None:
         self._reader = gevent.spawn(self._read_loop)
-
-    def send(self, frame: bytes) -> None:
-        self._sock.sendto(frame, (self.host, self.freeswitch_port))
 
     def _read_loop(self) -> None:
         while True:

@@ -4,6 +4,7 @@ gevent process (``voicegate run``)."""
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 
 from flask import Flask
@@ -78,6 +79,8 @@ def build_node(settings: Settings, *, stt: SpeechToText | None = None,
     """Prepare the data folder and database and wire the controller to its engines.
 
     Engines given as arguments (tests) replace the configured ones."""
+    # the audio sender thread must get the GIL within ~1 ms, not Python's default 5 ms
+    sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
     db_app = create_db_app(settings.sqlalchemy_url)
