@@ -24,10 +24,12 @@ $PIP install --upgrade pip
 # torch first and pinned: a plain "torch" requirement would pull a CUDA build of several GB.
 $PIP install torch==2.13.0
 # openai-whisper without its deps: they pull triton (~1 GB, useless on CPU) — see shared ENGINES.md.
-$PIP install numba tqdm more-itertools tiktoken
 $PIP install --no-deps openai-whisper
 if [ "$WITH_TEST" = 1 ]; then
   $PIP install -e ".[ai,test]"
+  # Coqui TTS needs torchaudio, which only loads beside its own torch: a separate venv
+  # (.venv-coqui, ~7 GB) that media/tts/coqui.py drives through a worker process.
+  scripts/coqui_env.sh
 else
   $PIP install -e ".[ai]"
 fi
