@@ -10,7 +10,9 @@ from typing import Any
 from flask import Flask
 from gevent.threadpool import ThreadPool
 
+from agents.knowledge.retrieval import KnowledgeBase
 from media.engines import LanguageModel, SpeechToText, TextToSpeech
+from models import KnowledgeChunk
 from voicegate.settings import Settings
 
 from .offload import OffloadedLLM, OffloadedSTT, OffloadedTTS
@@ -59,6 +61,8 @@ class CallServices:
     ports: PortAllocator | None = None
     pool: ThreadPool | None = None
     unicast_host: str = "127.0.0.1"
+    _knowledge: KnowledgeBase | None = field(default=None, repr=False)
+    _knowledge_version: tuple | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -73,6 +77,23 @@ class CallServices:
             self.llm = OffloadedLLM(self.llm, self.pool, e.llm_timeout_s)
         if self.tts is not None:
             self.tts = OffloadedTTS(self.tts, self.pool, e.tts_timeout_s)
+
+    def knowledge_base(self, session) -> KnowledgeBase:
+        """The uploaded documents' index, rebuilt only when documents changed."""
+        from sqlalchemy import func, select
+
+        version = tuple(session.execute(
+            select(func.count(KnowledgeChunk.id), func.max(KnowledgeChunk.id))).one())
+        if self._knowledge is None or version != self._knowledge_version:
+            embedder = None
+            e = self.settings.engines
+            if e.embed_model and e.llm == "ollama":
+                from agents.knowledge.embed import OllamaEmbedder
+
+                embedder = OllamaEmbedder(e.embed_model, host=e.ollama_host)
+            self._knowledge = KnowledgeBase.load(session, embedder=embedder)
+            self._knowledge_version = version
+        return self._knowledge
 
     @property
     def engines_ready(self) -> bool:

@@ -21,6 +21,7 @@ from gevent.queue import Empty
 
 from agents.actions import Action, AgentProfile, EndCall, HandOver, Say, ToolUsed, Transfer
 from agents.directory import AgentDirectory
+from agents.knowledge.retrieval import KnowledgeBase
 from agents.runtime import Conversation
 from media.engines import EngineError
 from models import CustomerSettings, db, utcnow
@@ -89,6 +90,7 @@ class CallSession:
         self.conversation: Conversation | None = None
         self.start_agent: AgentProfile | None = None
         self.directory: AgentDirectory | None = None
+        self.knowledge: KnowledgeBase | None = None
         self.window_name = ""
         self.tag_choices: list[str] = []
         self.end_reason = ""
@@ -177,6 +179,7 @@ class CallSession:
                 window, _tz = resolve_for_number(db.session, ch.called_number,
                                                  dt.datetime.now(dt.UTC))
                 self.directory = AgentDirectory.load(db.session)
+                self.knowledge = self.services.knowledge_base(db.session)
                 customer = CustomerSettings.get()
                 self.tag_choices = list(customer.tag_choices or [])
                 db.session.commit()
@@ -212,7 +215,8 @@ class CallSession:
         self.conn.execute("answer", timeout=5.0)
         self.chat.update(answered_at=utcnow())
         self._start_audio()
-        self.conversation = Conversation(self.start_agent, self.directory, self.services.llm)
+        self.conversation = Conversation(self.start_agent, self.directory, self.services.llm,
+                                         knowledge=self.knowledge)
         if self._speak(self.conversation.greet()):
             return
         prompted = False

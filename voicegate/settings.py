@@ -29,6 +29,8 @@ class EngineSettings:
     llm: str = "ollama"
     llm_model: str = "qwen2.5:7b-instruct"
     ollama_host: str = "http://127.0.0.1:11434"
+    # multilingual embedding model on the Ollama server for knowledge answers ("" = BM25 only)
+    embed_model: str = ""
     tts: str = "espeak"
     tts_model: str = ""
     stt_timeout_s: float = 10.0
