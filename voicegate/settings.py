@@ -25,7 +25,9 @@ class EngineSettings:
     """
 
     stt: str = "faster-whisper"
-    stt_model: str = "small"
+    # "base": ~0.7 s per utterance on 2 CPU cores (bench/bench_turn.py); "small" is more accurate
+    # but ~1.8 s there — pick it where the node has more cores or a GPU
+    stt_model: str = "base"
     llm: str = "ollama"
     llm_model: str = "qwen2.5:7b-instruct"
     ollama_host: str = "http://127.0.0.1:11434"
