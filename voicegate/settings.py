@@ -65,6 +65,9 @@ class Settings:
     transfer_context: str = "voicegate_transfer"
     fallback_extension: str = "voicegate_fallback"
     fallback_context: str = "voicegate"
+    # FreeSWITCH's vars.xml (e.g. /etc/freeswitch/voicegate/vars.xml, freeswitch_conf/README.md)
+    # rewritten when the fallback number or voicemail box change; empty: never written
+    freeswitch_vars_path: str = ""
     max_call_seconds: int = 3600
     secret_key: str = ""
     master_url: str = ""
