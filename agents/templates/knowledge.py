@@ -105,7 +105,14 @@ def best_sentences(passage: str, question: str, language: str = "de",
     if len(sentences) <= limit:
         return " ".join(sentences)
     wanted = set(stems(question, language))
-    ranked = sorted(range(len(sentences)),
-                    key=lambda i: len(wanted & set(stems(sentences[i], language))),
-                    reverse=True)[:limit]
+    scores = [_relevance(wanted, set(stems(sentence, language))) for sentence in sentences]
+    ranked = sorted(range(len(sentences)), key=lambda i: scores[i], reverse=True)[:limit]
     return " ".join(sentences[i] for i in sorted(ranked))
+
+
+def _relevance(wanted: set[str], words: set[str]) -> float:
+    """Question stems found in a sentence; a stem that begins a compound counts almost fully
+    ("parken" → "Parkhaus", "Parkplätze")."""
+    return sum(1.0 if w in words else
+               0.9 if len(w) >= 4 and any(x.startswith(w) for x in words) else 0.0
+               for w in wanted)
