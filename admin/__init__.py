@@ -1,4 +1,5 @@
-"""The customer's German dashboard: numbers and time windows, agents, chats, system health.
+"""The customer's German dashboard: numbers and time windows, agents, chats, settings,
+system health.
 
 Server-rendered Flask; everything essential works without JavaScript."""
 
@@ -73,7 +74,7 @@ def create_app(
     init_db(app)
     csrf.init_app(app)
 
-    from . import agent_views, auth, chats, errors, formatting, numbers, system
+    from . import agent_views, auth, chats, errors, formatting, numbers, settings_views, system
 
     auth.init_app(app)
     formatting.init_app(app)
@@ -82,6 +83,7 @@ def create_app(
     app.register_blueprint(chats.bp)
     app.register_blueprint(numbers.bp)
     app.register_blueprint(agent_views.bp)
+    app.register_blueprint(settings_views.bp)
     app.register_blueprint(system.bp)
 
     @app.get("/")

@@ -58,10 +58,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def make_app(template_db: Path, data_dir: Path, **config: Any) -> Flask:
+def make_app(template_db: Path, data_dir: Path, settings_changes: dict[str, Any] | None = None,
+             **config: Any) -> Flask:
+    """``settings_changes``: node settings (voicegate.settings.Settings fields) to set."""
     data_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(template_db, data_dir / DB_NAME)
-    settings = Settings(data_dir=data_dir, secret_key="test-secret", status_port=free_port())
+    settings = Settings(data_dir=data_dir, secret_key="test-secret", status_port=free_port(),
+                        **(settings_changes or {}))
     app = create_app(settings, test_config={"TESTING": True, **config})
     with app.app_context():
         for name, role in (("chef", "admin"), ("empfang", "user")):
