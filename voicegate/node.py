@@ -4,6 +4,8 @@ gevent process (``voicegate run``)."""
 from __future__ import annotations
 
 import logging
+import shutil
+import subprocess
 import sys
 from dataclasses import dataclass, field
 
@@ -99,7 +101,32 @@ def build_node(settings: Settings, *, stt: SpeechToText | None = None,
         if stt is None or tts is None:
             log.error("calls go to the fallback until STT and TTS are ready "
                       "(`voicegate models status`)")
+    _sync_freeswitch_vars(settings, db_app)
     services = CallServices(settings=settings, db_app=db_app, stt=stt, llm=llm, tts=tts,
                             engine_problems=problems)
     return Node(settings=settings, db_app=db_app, services=services,
                 controller=ControllerServer(services))
+
+
+def _sync_freeswitch_vars(settings: Settings, db_app: Flask) -> None:
+    """FreeSWITCH's fallback number and voicemail box follow the customer's settings, so the
+    dialplan's controller-down fallback reaches the right human."""
+    if not settings.freeswitch_vars_path:
+        return
+    from admin.freeswitch_vars import update_vars_file
+    from models import CustomerSettings, db
+
+    with db_app.app_context():
+        result = update_vars_file(settings, CustomerSettings.get())
+        db.session.commit()
+    if result is None or not result.changed:
+        if result is not None and result.error:
+            log.error("FreeSWITCH variables not updated: %s", result.error)
+        return
+    fs_cli = shutil.which("fs_cli")
+    if fs_cli is None:
+        log.warning("%s updated; run `fs_cli -x reloadxml` so FreeSWITCH uses it", result.path)
+        return
+    done = subprocess.run([fs_cli, "-x", "reloadxml"], capture_output=True, text=True,
+                          timeout=10, check=False)
+    log.info("FreeSWITCH reloadxml: %s", (done.stdout or done.stderr).strip())

@@ -1,0 +1,78 @@
+"""The node as an operator runs it: `voicegate demo`, `voicegate run`, `voicegate call`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from freeswitch_conf.dialplan import load_vars
+from models import CustomerSettings, db
+from voicegate.node import build_node
+from voicegate.settings import load_settings
+
+VOICEGATE = [sys.executable, "-m", "voicegate.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_help_lists_the_subcommands():
+    out = subprocess.run([*VOICEGATE, "--help"], capture_output=True, text=True, check=True)
+    for command in ("run", "demo", "call", "models", "admin", "master"):
+        assert command in out.stdout
+
+
+@pytest.mark.slow
+def test_node_without_models_says_so_and_sends_a_test_call_to_the_fallback(tmp_path: Path):
+    data = tmp_path / "node"
+    subprocess.run([*VOICEGATE, "demo", "--data", str(data)], check=True, capture_output=True)
+    esl, admin, status = _free_port(), _free_port(), _free_port()
+    env = {**os.environ, "VOICEGATE_STATUS_PORT": str(status)}
+    node = subprocess.Popen([*VOICEGATE, "run", "--data", str(data), "--esl-port", str(esl),
+                             "--admin-port", str(admin)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        payload = None
+        while payload is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{status}/status",
+                                            timeout=1) as r:
+                    payload = json.load(r)
+            except OSError:
+                time.sleep(0.3)
+        assert payload is not None, "the node did not come up"
+        assert payload["controller_up"] and not payload["engines"]["ready"]
+        assert any("voicegate models pull" in p for p in payload["engines"]["problems"])
+
+        call = subprocess.run([*VOICEGATE, "call", "4930123456", "--data", str(data),
+                               "--port", str(esl), "--say", "Hallo?", "--timeout", "30"],
+                              capture_output=True, text=True, timeout=60)
+        assert call.returncode == 0, call.stderr
+        assert "transfer voicegate_fallback XML voicegate" in call.stdout
+        assert "Ersatzweiterleitung" in call.stdout and "Sprach-Engines nicht bereit" in call.stdout
+    finally:
+        node.terminate()
+        _out, err = node.communicate(timeout=10)
+    assert "Anrufe gehen an die Ersatzweiterleitung" in err  # said on start, not only logged
+
+
+def test_node_start_writes_the_fallback_number_for_freeswitch(tmp_path: Path):
+    settings = load_settings(tmp_path, freeswitch_vars_path=str(tmp_path / "vars.xml"))
+    first = build_node(settings, use_configured_engines=False)
+    with first.db_app.app_context():
+        CustomerSettings.get().fallback_number = "4930999888"
+        db.session.commit()
+    build_node(settings, use_configured_engines=False)  # the next start picks it up
+    assert load_vars(tmp_path / "vars.xml")["voicegate_fallback_number"] == "4930999888"
