@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gevent.queue import Queue
 
-from media.audio import frame_bytes, resample
+from media.audio import FrameStream, frame_bytes, resample
 from media.engines import Audio
 from media.recording import CallRecorder
 from media.vad import Endpointer, SpeechStarted, UtteranceEnded
@@ -38,11 +38,15 @@ class CallAudio:
         self.endpointer = Endpointer(rate, silence_ms=silence_ms)
         self.recorder = CallRecorder(recording_path, rate)
         self.recording_path = recording_path
-        self.endpoint = UnicastEndpoint(host, freeswitch_port, self._on_caller_frame,
+        self.endpoint = UnicastEndpoint(host, freeswitch_port, self._on_datagram,
                                         call_uuid=call_uuid)
+        self._frame_size = frame_bytes(rate)
+        self._chunker = FrameStream(rate)  # FreeSWITCH sends one datagram per packet time
+        self._frame_errors = 0
         self.stream = OutgoingStream((host, freeswitch_port), frame_bytes(rate),
                                      self._on_first_agent_frame)
         self.barge_ins = 0
+        self.replying = False  # an agent reply is under way (also between its sentences)
         self.first_packet_at: float | None = None  # first agent frame after arm_first_packet()
         self._stream_ms = 0
         self.last_caller_frame_at = 0.0
@@ -75,6 +79,25 @@ class CallAudio:
         while sent:
             self.recorder.add_agent(sent.popleft())
 
+    def _on_datagram(self, data: bytes) -> None:
+        """Caller audio as it arrives: cut into 20 ms frames whatever FreeSWITCH's packet time
+        (30 ms lines send 480-byte datagrams); one bad frame never deafens the call."""
+        if len(data) == self._frame_size and not self._chunker.pending:
+            frames = [data]
+        elif len(data) % 2:  # not whole L16 samples: keeping it would misalign all that follows
+            self._frame_errors += 1
+            log.warning("[%s] dropped a %d-byte caller datagram", self.call_uuid, len(data))
+            return
+        else:
+            frames = self._chunker.push(data)
+        for frame in frames:
+            try:
+                self._on_caller_frame(frame)
+            except Exception:
+                self._frame_errors += 1
+                if self._frame_errors == 1:
+                    log.exception("[%s] caller audio frame failed", self.call_uuid)
+
     def _on_caller_frame(self, frame: bytes) -> None:
         now = time.monotonic()
         self.last_caller_frame_at = now
@@ -83,7 +106,7 @@ class CallAudio:
         self._stream_ms += 20
         for event in self.endpointer.feed(frame):
             if isinstance(event, SpeechStarted):
-                if self.stream.speaking:
+                if self.stream.speaking or self.replying:
                     dropped = self.stream.clear()
                     self.barge_ins += 1
                     log.info("[%s] barge-in: caller spoke, %d agent frames dropped",

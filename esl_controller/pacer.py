@@ -86,6 +86,12 @@ class OutgoingStream:
     def wait_drained(self, timeout: float | None = None) -> bool:
         return self._drained.wait(timeout)
 
+    def clear_from_sender(self) -> None:
+        """Drop this stream's audio after a send failure (sender thread)."""
+        self._frames.clear()
+        self.slot = None
+        self._hub.loop.run_callback_threadsafe(self._set_drained_if_empty)
+
     def _set_drained_if_empty(self) -> None:
         if not self._frames:
             self._drained.set()
@@ -150,6 +156,11 @@ class Pacer:
         sock = _socket(_AF_INET, _SOCK_DGRAM)
         try:
             self._send_loop(sock)
+        except BaseException:
+            log.exception("audio sender thread failed")
+            with self._lock:
+                self._running = False  # the next add() starts a new sender
+            raise
         finally:
             sock.close()
 
@@ -172,7 +183,11 @@ class Pacer:
                         continue
                     stream.slot = slot
                 if stream.slot == slot:
-                    stream.send_next(sock, now)
+                    try:
+                        stream.send_next(sock, now)
+                    except Exception:  # one broken stream must not silence the others
+                        log.exception("sending agent audio to %s failed", stream.address)
+                        stream.clear_from_sender()
             tick += 1
             deadline += period
             delay = deadline - _monotonic()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from gevent.event import Event
 from gevent.server import StreamServer
 
 from .connection import EslConnection
@@ -22,6 +23,9 @@ class ControllerServer:
             (host or settings.esl_host, settings.esl_port if port is None else port),
             self._handle)
         self.sessions_started = 0
+        self._active = 0
+        self._idle = Event()
+        self._idle.set()
 
     @property
     def address(self) -> tuple[str, int]:
@@ -38,10 +42,20 @@ class ControllerServer:
     def serve_forever(self) -> None:
         self._server.serve_forever()
 
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """True once no call session is running (each has stored its chat completely)."""
+        return self._idle.wait(timeout)
+
     def _handle(self, sock, address) -> None:
         self.sessions_started += 1
+        self._active += 1
+        self._idle.clear()
         try:
             CallSession(EslConnection(sock), self.services).run()
         except Exception:
             log.exception("call session from %s crashed", address)
             sock.close()
+        finally:
+            self._active -= 1
+            if not self._active:
+                self._idle.set()

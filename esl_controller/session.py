@@ -165,7 +165,10 @@ class CallSession:
                 return
             self.log.exception("call failed, falling back: %s", exc)
             self._record_event("error", message=f"{type(exc).__name__}: {exc}")
-            self._fallback(f"{type(exc).__name__}: {exc}")
+            try:
+                self._fallback(f"{type(exc).__name__}: {exc}")
+            except CallerHungUp:
+                self.log.info("caller hung up during the fallback")
 
     def _prepare(self) -> None:
         ch = self.channel
@@ -235,26 +238,26 @@ class CallSession:
                 self._speak([Say(STILL_THERE.get(lang, STILL_THERE["de"]))])
                 continue
             prompted = False
-            stt_started = time.monotonic()
-            text = self._transcribe(utterance)
-            stt_ms = (time.monotonic() - stt_started) * 1000
+            text, stt_ms = self._transcribe(utterance)
             if not text:
                 self.log.debug("utterance without words (%.1f s)", utterance.audio.duration_s)
                 continue
             if self._speak(self.conversation.on_caller(text), utterance=utterance, stt_ms=stt_ms):
                 return
 
-    def _transcribe(self, utterance) -> str:
-        """STT, and the caller's turn stored — even if the caller hangs up meanwhile, their
-        last words reach the chat (bounded by the STT timeout)."""
+    def _transcribe(self, utterance: Utterance) -> tuple[str, float]:
+        """STT (text, ms), and the caller's turn stored — even if the caller hangs up meanwhile,
+        their last words reach the chat (bounded by the STT timeout)."""
         self._shielded = True
         try:
+            started = time.monotonic()
             transcript = self.services.stt.transcribe(
                 utterance.audio, language=self.conversation.agent.language)
+            stt_ms = (time.monotonic() - started) * 1000
             text = transcript.text.strip()
             if text:
                 self.chat.add_turn("caller", text)
-            return text
+            return text, stt_ms
         finally:
             self._shielded = False
             if self.hung_up:
@@ -285,22 +288,20 @@ class CallSession:
 
         Returns True when the call left the dialog (transfer or hangup)."""
         assert self.audio is not None and self.conversation is not None
-        self._reply_no += 1
-        reply = _Reply(self, utterance, stt_ms)
+        reply = self._new_reply(utterance, stt_ms)
         try:
             for action in actions:
-                if reply.barged_in:
-                    break
                 if isinstance(action, Say):
-                    reply.say(action.text)
+                    if not reply.barged_in:  # after a barge-in the rest is not spoken ...
+                        reply.say(action.text)
                 elif isinstance(action, ToolUsed):
                     self._record_event("tool_call", tool=action.name,
                                        arguments=action.arguments, result=action.result,
                                        ok=action.ok)
-                elif isinstance(action, HandOver):
+                elif isinstance(action, HandOver):  # ... but what the agent decided happens
                     reply.finish()
                     self._hand_over(action)
-                    reply = _Reply(self, None, 0.0)
+                    reply = self._new_reply(None, 0.0)
                 elif isinstance(action, Transfer):
                     reply.finish()
                     self._transfer(action.number, action.label)
@@ -311,9 +312,13 @@ class CallSession:
                     return True
             reply.finish()
             return False
-        except CallerHungUp:
+        except BaseException:  # hangup or engine fault: keep what the caller already heard
             reply.store(interrupted=True)
             raise
+
+    def _new_reply(self, utterance: Utterance | None, stt_ms: float) -> _Reply:
+        self._reply_no += 1
+        return _Reply(self, utterance, stt_ms)
 
     def _hand_over(self, action: HandOver) -> None:
         assert self.chat is not None and self.audio is not None and self.channel is not None
@@ -328,17 +333,17 @@ class CallSession:
         self._record_event("hangup", by="agent", reason=reason)
         self.end_reason = "agent_hangup"
         self.conn.send(Hangup(event_uuid=str(uuidlib.uuid4())))
-        self.conn.wait_closed(timeout=5.0)
+        gevent.wait([self.conn.closed, self.conn.hangup_notice], count=1, timeout=5.0)
 
     # ------------------------------------------------------------------ leaving the dialog
 
     def _transfer(self, number: str, label: str) -> None:
         context = self.services.settings.transfer_context
         self._record_event("transfer", number=number, label=label)
-        self.end_reason = "transfer"
-        self.transferred_to = number
         self.log.info("transfer to %s (%s)", number, label or "ohne Bezeichnung")
         self.conn.execute("transfer", f"{number} XML {context}", timeout=5.0)
+        self.end_reason = "transfer"
+        self.transferred_to = number
 
     def _fallback(self, reason: str) -> None:
         """The dialplan's fallback extension apologises and bridges to a human or voicemail."""
@@ -367,40 +372,57 @@ class CallSession:
     def _finish(self) -> None:
         self._finishing = True
         ch = self.channel
+        duration = 0.0
         try:
-            duration = self.audio.close() if self.audio is not None else 0.0
+            if self.audio is not None:
+                duration = self.audio.close()
+        except Exception:
+            self.log.exception("could not finish the recording")
+        finally:
             if self._fs_port is not None:
                 self.services.ports.release(self._fs_port)
-            if self.chat is not None and self.chat.chat_id is not None:
-                if self.audio is not None:
-                    self.chat.add_recording(self._recording_relative, self.audio.rate, duration)
-                self._store_outcome()
-        except Exception:
-            self.log.exception("could not finish the chat")
-        finally:
-            self.conn.close()
-            if ch is not None:
-                self.services.live.remove(ch.uuid)
-            self.log.info("call finished (%s)", self.end_reason or "unknown")
+        self._store_end()
+        self.conn.close()
+        if ch is not None:
+            self.services.live.remove(ch.uuid)
+        if self.chat is not None and self.chat.chat_id is not None:
+            if self.audio is not None:
+                self._best_effort("recording", self.chat.add_recording,
+                                  self._recording_relative, self.audio.rate, duration)
+            self._best_effort("summary", self._store_summary)
+        self.log.info("call finished (%s)", self.end_reason or "unknown")
 
-    def _store_outcome(self) -> None:
-        assert self.chat is not None
+    def _best_effort(self, what: str, fn, *args, **kwargs) -> None:
+        try:
+            fn(*args, **kwargs)
+        except Exception:
+            self.log.exception("could not store the %s", what)
+
+    def _store_end(self) -> None:
+        """Status Neu, end time and outcome: written first, so the chat never stays open."""
+        if self.chat is None or self.chat.chat_id is None:
+            return
         fields: dict = {"status": "neu", "ended_at": utcnow(),
                         "end_reason": self.end_reason or "caller_hangup",
                         "transferred_to": self.transferred_to}
         if self.conversation is not None:
             fields.update(last_agent_id=self.conversation.agent.id,
                           last_agent_name=self.conversation.agent.name)
-            try:
-                summary = self.conversation.summarize(self.chat.transcript(), self.tag_choices)
-                fields.update(summary=summary.summary, tags=summary.tags,
-                              summary_is_extract=summary.is_extract)
-                if summary.caller_name and not self.channel.caller_name:
-                    fields["caller_name"] = summary.caller_name
-            except (EngineError, gevent.Timeout) as exc:
-                self.log.warning("no summary: %s", exc)
-        self.chat.update(**fields)
+        self._best_effort("end of the chat", self.chat.update, **fields)
 
+    def _store_summary(self) -> None:
+        if self.conversation is None or self.chat is None:
+            return
+        try:
+            summary = self.conversation.summarize(self.chat.transcript(), self.tag_choices)
+        except (EngineError, gevent.Timeout) as exc:
+            self.log.warning("no summary: %s", exc)
+            return
+        fields: dict = {"summary": summary.summary, "tags": summary.tags,
+                        "summary_is_extract": summary.is_extract}
+        if summary.caller_name and not self.channel.caller_name:
+            fields["caller_name"] = summary.caller_name
+        self.chat.update(**fields)
 
 
 class _Reply:
@@ -417,6 +439,7 @@ class _Reply:
         self.sentences: list[tuple[object, str]] = []
         self.timings: dict[str, float] = {}
         self.stt_ms = stt_ms
+        self.number = session._reply_no
         self.audio.arm_first_packet()
 
     @property
@@ -436,9 +459,12 @@ class _Reply:
                                                  voice=self.agent.voice)
         self.timings.setdefault("tts_first_audio",
                                 round((time.monotonic() - tts_started) * 1000, 1))
-        mark = (session._reply_no, len(self.sentences))
+        if self.barged_in:  # the caller spoke while this sentence was synthesised
+            return
+        mark = (self.number, len(self.sentences))
         self.sentences.append((mark, text))
         self.audio.play(spoken, mark)
+        self.audio.replying = True
 
     def finish(self) -> None:
         """Wait until the reply is played (or the caller barged in), then store it."""
@@ -447,6 +473,7 @@ class _Reply:
         self.store(interrupted=self.barged_in)
 
     def store(self, *, interrupted: bool) -> None:
+        self.audio.replying = False
         if not self.sentences:
             return
         sent = set(self.audio.stream.marks_sent[-len(self.sentences):])

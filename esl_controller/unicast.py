@@ -72,22 +72,23 @@ class UnicastEndpoint:
         self.port: int = self._sock.getsockname()[1]
         self._reader: gevent.Greenlet | None = None
         self.frames_received = 0
+        self.foreign_datagrams = 0
 
     def start(self) -> None:
         self._reader = gevent.spawn(self._read_loop)
 
     def _read_loop(self) -> None:
+        freeswitch = (self.host, self.freeswitch_port)
         while True:
             try:
-                data = self._sock.recv(8192)
+                data, sender = self._sock.recvfrom(8192)
             except OSError:
                 return
+            if sender != freeswitch:  # FreeSWITCH sends from the port it bound for us
+                self.foreign_datagrams += 1
+                continue
             self.frames_received += 1
-            try:
-                self._on_caller_frame(data)
-            except Exception:
-                log.exception("[%s] caller audio handler failed", self.call_uuid)
-                return
+            self._on_caller_frame(data)  # must not raise (CallAudio catches per frame)
 
     def close(self) -> None:
         if self._reader is not None:

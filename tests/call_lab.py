@@ -142,7 +142,11 @@ class CallLab:
              **kwargs: Any) -> CallRecord:
         return self.standin(destination, **kwargs).run(script, timeout_s=timeout_s)
 
-    def chat(self, call_uuid: str) -> ChatView | None:
+    def chat(self, call_uuid: str, *, settled: bool = True) -> ChatView | None:
+        """The chat as stored; ``settled`` first waits until every call session has finished
+        (summary and recording are written just after the line is released)."""
+        if settled:
+            self.node.controller.wait_idle(timeout=15)
         with self.node.db_app.app_context():
             try:
                 chat = db.session.scalar(db.select(Chat).filter_by(call_uuid=call_uuid))

@@ -28,7 +28,7 @@ def test_caller_is_greeted_answered_and_the_agent_hangs_up(call_lab):
 
     def watch() -> None:
         while True:
-            view = call_lab.chat(standin.uuid)
+            view = call_lab.chat(standin.uuid, settled=False)
             if view is not None:
                 statuses.append(view.status)
             gevent.sleep(0.05)

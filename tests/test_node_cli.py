@@ -76,3 +76,19 @@ def test_node_start_writes_the_fallback_number_for_freeswitch(tmp_path: Path):
         db.session.commit()
     build_node(settings, use_configured_engines=False)  # the next start picks it up
     assert load_vars(tmp_path / "vars.xml")["voicegate_fallback_number"] == "4930999888"
+
+
+def test_chats_cut_off_by_a_crash_are_not_left_in_arbeit(tmp_path: Path):
+    from models import Chat
+
+    settings = load_settings(tmp_path)
+    first = build_node(settings, use_configured_engines=False)
+    with first.db_app.app_context():
+        db.session.add(Chat(call_uuid="abgebrochen", caller_number="491701234567",
+                            status="in_arbeit"))
+        db.session.commit()
+    second = build_node(settings, use_configured_engines=False)  # the node restarts
+    with second.db_app.app_context():
+        chat = db.session.scalar(db.select(Chat).filter_by(call_uuid="abgebrochen"))
+        assert chat.status == "neu" and chat.ended_at is not None
+        assert "Neustart" in chat.events[-1].data["message"]

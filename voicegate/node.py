@@ -102,6 +102,7 @@ def build_node(settings: Settings, *, stt: SpeechToText | None = None,
             log.error("calls go to the fallback until STT and TTS are ready "
                       "(`voicegate models status`)")
     _sync_freeswitch_vars(settings, db_app)
+    _close_interrupted_chats(settings, db_app)
     services = CallServices(settings=settings, db_app=db_app, stt=stt, llm=llm, tts=tts,
                             engine_problems=problems)
     return Node(settings=settings, db_app=db_app, services=services,
@@ -130,3 +131,29 @@ def _sync_freeswitch_vars(settings: Settings, db_app: Flask) -> None:
     done = subprocess.run([fs_cli, "-x", "reloadxml"], capture_output=True, text=True,
                           timeout=10, check=False)
     log.info("FreeSWITCH reloadxml: %s", (done.stdout or done.stderr).strip())
+
+
+def _close_interrupted_chats(settings: Settings, db_app: Flask) -> None:
+    """Chats still "In Arbeit" from before this start were cut off by a crash or restart: mark
+    them Neu so the receptionist sees them. With SQLite this node is the only controller; on a
+    shared database only calls older than the longest possible call are closed."""
+    import datetime as dt
+
+    from models import Chat, ChatEvent, db, utcnow
+
+    now = utcnow()
+    cutoff = now
+    if not settings.sqlalchemy_url.startswith("sqlite"):
+        cutoff = now - dt.timedelta(seconds=settings.max_call_seconds)
+    with db_app.app_context():
+        stale = db.session.scalars(db.select(Chat).where(
+            Chat.status == "in_arbeit", Chat.started_at < cutoff)).all()
+        for chat in stale:
+            chat.status, chat.ended_at = "neu", chat.ended_at or now
+            chat.end_reason = chat.end_reason or "error"
+            last = max((e.seq for e in chat.events), default=0)
+            db.session.add(ChatEvent(chat_id=chat.id, seq=last + 1, kind="error", data={
+                "message": "Anruf durch einen Neustart des Knotens unterbrochen"}))
+        db.session.commit()
+    if stale:
+        log.warning("%d chats were cut off by the last shutdown; marked Neu", len(stale))
