@@ -59,7 +59,8 @@ class CallServices:
     pacer: Pacer = field(default_factory=Pacer)
     live: LiveCalls = field(default_factory=LiveCalls)
     ports: PortAllocator | None = None
-    pool: ThreadPool | None = None
+    engine_threads: int = 4  # per engine: a slow LLM never starves speech recognition
+    _pools: list[ThreadPool] = field(default_factory=list, repr=False)
     unicast_host: str = "127.0.0.1"
     _knowledge: KnowledgeBase | None = field(default=None, repr=False)
     _knowledge_version: tuple | None = field(default=None, repr=False)
@@ -68,15 +69,24 @@ class CallServices:
         s = self.settings
         if self.ports is None:
             self.ports = PortAllocator(s.rtp_port_min, s.rtp_port_max, self.unicast_host)
-        if self.pool is None:
-            self.pool = ThreadPool(8)
         e = s.engines
         if self.stt is not None:
-            self.stt = OffloadedSTT(self.stt, self.pool, e.stt_timeout_s)
+            self.stt = OffloadedSTT(self.stt, self._pool(), e.stt_timeout_s)
         if self.llm is not None:
-            self.llm = OffloadedLLM(self.llm, self.pool, e.llm_timeout_s)
+            self.llm = OffloadedLLM(self.llm, self._pool(), e.llm_timeout_s)
         if self.tts is not None:
-            self.tts = OffloadedTTS(self.tts, self.pool, e.tts_timeout_s)
+            self.tts = OffloadedTTS(self.tts, self._pool(), e.tts_timeout_s)
+
+    def _pool(self) -> ThreadPool:
+        pool = ThreadPool(self.engine_threads)
+        self._pools.append(pool)
+        return pool
+
+    def close(self) -> None:
+        """Stop the engines' worker threads (node shutdown)."""
+        for pool in self._pools:
+            pool.kill()
+        self._pools.clear()
 
     def knowledge_base(self, session) -> KnowledgeBase:
         """The uploaded documents' index, rebuilt only when documents changed."""

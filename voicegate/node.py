@@ -54,6 +54,7 @@ class Node:
         for server in self.servers:
             server.stop(timeout=2)
         self.controller.stop()
+        self.services.close()
 
 
 def start_scheduler(node: Node):
