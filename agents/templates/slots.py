@@ -10,6 +10,7 @@ ends with an optional confirmation of everything, the closing words and a hangup
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,8 +36,9 @@ _NAME_TAIL = {"hier", "am", "apparat", "telefon", "dran", "spricht", "here", "sp
 class SlotTemplate(Template):
     """A template whose conversation is a list of steps (see `Step`)."""
 
+    @abstractmethod
     def steps(self, profile: AgentProfile) -> list[Step]:
-        raise NotImplementedError
+        """The questions this agent asks, in order."""
 
     def confirm_all(self, profile: AgentProfile) -> bool:
         return False
