@@ -4,7 +4,7 @@ LLM (keyword mode reads the matching passage) — and says it does not know othe
 from __future__ import annotations
 
 from agents.knowledge import store
-from esl_controller.testing import Say, WaitForAgentAudio, WaitForAgentSilence
+from esl_controller.testing import HangUp, Say, WaitForAgentAudio, WaitForAgentSilence
 from media.testing import ScriptedSTT
 from models import Agent, PhoneNumber, TimeWindow, db
 from tests.call_lab import NUMBER
@@ -39,7 +39,7 @@ def test_wissen_agent_answers_from_the_uploaded_document_without_an_llm(call_lab
     standin.run([WaitForAgentAudio(timeout_s=10), WaitForAgentSilence(silence_s=0.5),
                  Say(text="Wo kann ich parken?"), WaitForAgentAudio(timeout_s=10),
                  WaitForAgentSilence(silence_s=0.5), Say(text="Haben Sie einen Aufzug?"),
-                 WaitForAgentAudio(timeout_s=10), WaitForAgentSilence(silence_s=1.0)],
+                 WaitForAgentAudio(timeout_s=10), WaitForAgentSilence(silence_s=1.0), HangUp()],
                 timeout_s=30)
     chat = call_lab.chat(standin.uuid)
     agent_lines = [text for role, text in chat.transcript if role == "agent"]
