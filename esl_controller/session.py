@@ -229,6 +229,8 @@ class CallSession:
                 utterance = self.audio.utterances.get(
                     timeout=IDLE_HANGUP_S if prompted else IDLE_PROMPT_S)
             except Empty:
+                if self.audio.endpointer.in_speech:  # a long turn, still going: keep listening
+                    continue
                 lang = self.conversation.agent.language
                 if prompted:
                     self._speak([Say(GOODBYE_IDLE.get(lang, GOODBYE_IDLE["de"])),
