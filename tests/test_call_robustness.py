@@ -96,3 +96,20 @@ def test_a_failing_recording_still_ends_the_chat_and_frees_the_port(call_lab, mo
     while len(call_lab.node.services.live) and time.monotonic() < deadline:
         gevent.sleep(0.05)
     assert len(call_lab.node.services.live) == 0
+
+
+def test_no_are_you_still_there_while_the_caller_is_talking(call_lab, monkeypatch):
+    from esl_controller import session
+
+    monkeypatch.setattr(session, "IDLE_PROMPT_S", 1.0)
+    long_turn = ("Ich rufe an, weil ich letzte Woche bei Ihnen war und seitdem der Zahn "
+                 "oben links immer noch ein bisschen weh tut.")
+    call_lab.stt = ScriptedSTT([long_turn])
+    call_lab.llm = ScriptedLLM([{"reply": "Das tut mir leid. Auf Wiederhören!",
+                                 "action": "end", "target": "none"}])
+    call_lab.start().seed_practice()
+    standin = call_lab.standin()
+    standin.run([WaitForAgentAudio(timeout_s=10), WaitForAgentSilence(silence_s=0.3),
+                 Say(text=long_turn), WaitForAgentSilence(silence_s=2.0)], timeout_s=30)
+    chat = call_lab.chat(standin.uuid)
+    assert [role for role, _text in chat.transcript] == ["agent", "caller", "agent"]
