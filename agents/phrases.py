@@ -21,9 +21,9 @@ _PHRASES: dict[str, dict[str, str]] = {
         "en": "Sorry, I did not catch that. Could you please repeat it?",
     },
     "ask_concern": {
-        "Sie": "Worum geht es bei Ihrem Anliegen, zum Beispiel {options}?",
-        "Du": "Worum geht es bei deinem Anliegen, zum Beispiel {options}?",
-        "en": "What is your call about, for example {options}?",
+        "Sie": "Ich kann Sie zum Beispiel mit {options} verbinden. Worum geht es bei Ihnen?",
+        "Du": "Ich kann dich zum Beispiel mit {options} verbinden. Worum geht es bei dir?",
+        "en": "I can connect you with {options}, for example. What is your call about?",
     },
     "forwarding": {
         "Sie": "Einen Moment bitte, ich verbinde Sie mit {label}.",

@@ -150,7 +150,7 @@ class Conversation:
                     if record:
                         ctx.record_assistant()
                     self.ended = True
-                    self.outcome = (f"Weitergeleitet an {action.label or action.number}."
+                    self.outcome = (f"Weiterverbunden mit {action.label or action.number}."
                                     if isinstance(action, Transfer) else "Gespräch beendet.")
                     yield action
                     return

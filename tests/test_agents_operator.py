@@ -90,8 +90,8 @@ def test_keyword_mode_hands_over_to_an_agent_whose_greeting_follows():
 def test_keyword_mode_asks_again_then_forwards_to_the_default_target():
     conv = conversation(max_followups=2)
     first = list(conv.on_caller("Hallo, ich hätte da mal eine Frage"))
-    assert texts(first) == ["Worum geht es bei Ihrem Anliegen, zum Beispiel Buchhaltung, "
-                            "Terminvergabe oder Zentrale?"]
+    assert texts(first) == ["Ich kann Sie zum Beispiel mit Buchhaltung, Terminvergabe oder "
+                            "Zentrale verbinden.", "Worum geht es bei Ihnen?"]
     second = list(conv.on_caller("Ähm, naja, also wegen neulich"))
     assert not any(isinstance(a, Transfer) for a in second)
     third = list(conv.on_caller("keine Ahnung"))
@@ -169,3 +169,18 @@ def test_nothing_happens_after_the_call_ended():
     conv = conversation()
     list(conv.on_caller("Rechnung"))
     assert list(conv.on_caller("Hallo? Noch da?")) == []
+
+
+def test_keyword_mode_caller_saying_goodbye_is_not_asked_again():
+    conv = conversation()
+    actions = list(conv.on_caller("Ach so, dann hat sich das erledigt. Danke, tschüss!"))
+    assert texts(actions) == ["Vielen Dank für Ihren Anruf.", "Auf Wiederhören!"]
+    assert final(actions) == EndCall(reason="anrufer")
+    assert conv.ended
+
+
+def test_summary_names_where_the_caller_was_connected_in_correct_german():
+    conv = conversation()
+    list(conv.on_caller("Ich habe eine Frage zu meiner Rechnung"))
+    summary = conv.summarize([("caller", "Ich habe eine Frage zu meiner Rechnung")], [])
+    assert summary.summary.endswith("Weiterverbunden mit Buchhaltung.")
