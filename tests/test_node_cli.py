@@ -66,6 +66,7 @@ def test_node_without_models_says_so_and_sends_a_test_call_to_the_fallback(tmp_p
         node.terminate()
         _out, err = node.communicate(timeout=10)
     assert "Anrufe gehen an die Ersatzweiterleitung" in err  # said on start, not only logged
+    assert "voicegate admin create-user" in err  # and how to get into the admin
 
 
 def test_node_start_writes_the_fallback_number_for_freeswitch(tmp_path: Path):

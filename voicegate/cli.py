@@ -34,6 +34,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"KI-Voicegate läuft: ESL-Controller {settings.esl_host}:{settings.esl_port}, "
           f"Admin http://{settings.admin_host}:{settings.admin_port}/ "
           f"(Daten: {settings.data_dir.resolve()})", flush=True)
+    if not _has_users(node):
+        print("Noch kein Admin-Zugang: `voicegate admin create-user NAME --role admin "
+              f"--data {settings.data_dir}` legt den ersten an.", file=sys.stderr)
     if not node.services.engines_ready:
         print("ACHTUNG: Sprach-Engines nicht bereit — Anrufe gehen an die Ersatzweiterleitung:",
               file=sys.stderr)
@@ -44,6 +47,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         node.stop()
     return 0
+
+
+def _has_users(node) -> bool:
+    from models import User, db
+
+    with node.db_app.app_context():
+        return db.session.scalar(db.select(User.id).limit(1)) is not None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
