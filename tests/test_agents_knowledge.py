@@ -210,3 +210,15 @@ def test_knowledge_lookup_without_query_argument_is_refused_and_reported():
     assert ToolUsed("knowledge_lookup", {"query": "None"}, "Argument 'query' fehlt.",
                     ok=False) in actions
     assert actions[-1] == Say("Wonach soll ich suchen?")
+
+
+def test_keyword_mode_does_not_read_markdown_headings_aloud():
+    from agents.demo import PRACTICE_INFO
+
+    profile = AgentProfile(5, "Praxis-Info", "knowledge", {"greeting": "Infotelefon."})
+    kb = KnowledgeBase.from_texts(5, [("praxis-info.md", PRACTICE_INFO)])
+    conv = Conversation(profile, AgentDirectory([profile]), None, knowledge=kb)
+    spoken = [a.text for a in conv.on_caller("Wann haben Sie geöffnet?") if isinstance(a, Say)]
+    assert spoken[0] == ("Die Praxis ist montags bis freitags von 8 bis 12 Uhr und von 14 bis "
+                         "18 Uhr geöffnet.")
+    assert not any("#" in s or "Öffnungszeiten" in s for s in spoken)

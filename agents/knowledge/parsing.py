@@ -98,6 +98,7 @@ def _normalise(text: str) -> str:
 def chunk_text(text: str, max_chars: int = CHUNK_CHARS) -> list[str]:
     """Passages of whole paragraphs (or sentences of a long paragraph), each <= max_chars."""
     pieces: list[str] = []
+    text = re.sub(r"^(#{1,6}\s.*)$", r"\n\1\n", text, flags=re.MULTILINE)  # own piece
     for paragraph in re.split(r"\n\s*\n", text):
         paragraph = " ".join(paragraph.split())
         if not paragraph:
@@ -118,7 +119,9 @@ def chunk_text(text: str, max_chars: int = CHUNK_CHARS) -> list[str]:
     for piece in pieces:  # a heading or one-liner joins the paragraph after it
         if chunks and len(chunks[-1]) < SHORT_PIECE and \
                 len(chunks[-1]) + 1 + len(piece) <= max_chars:
-            chunks[-1] = f"{chunks[-1]} {piece}"
+            # a Markdown heading stays on its own line so it is not read out as the body's start
+            sep = "\n" if chunks[-1].rsplit("\n", 1)[-1].startswith("#") else " "
+            chunks[-1] = f"{chunks[-1]}{sep}{piece}"
         else:
             chunks.append(piece)
     return chunks

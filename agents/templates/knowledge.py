@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -94,8 +95,15 @@ class KnowledgeAgent(Template):
         if not passages:
             yield from ctx.say(self._unknown(ctx.profile))
         else:
-            yield from ctx.say(best_sentences(passages[0].text, text, ctx.language))
+            yield from ctx.say(best_sentences(spoken_text(passages[0].text), text,
+                                              ctx.language))
         yield from ctx.say(ctx.phrase("anything_else"))
+
+
+def spoken_text(passage: str) -> str:
+    """A passage without its Markdown heading lines (TTS would read "Raute Raute")."""
+    body = [line for line in passage.split("\n") if not line.lstrip().startswith("#")]
+    return re.sub(r"#+\s*", "", " ".join(body) or passage).strip()
 
 
 def best_sentences(passage: str, question: str, language: str = "de",
