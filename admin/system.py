@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, render_template
 from sqlalchemy import func, select
 
 from master.node_client import last_sync_status
-from models import Chat, Recording, db
+from models import Chat, CustomerSettings, Recording, db
 
 from .auth import login_required
 from .controller_status import fetch_status
@@ -82,9 +82,10 @@ def index() -> str:
     running = db.session.scalar(select(func.count()).where(Chat.status == "in_arbeit"))
     calls = [{**call, "since_utc": _parse_instant(call.get("since"))} for call in status.live_calls]
     sync = _last_sync(data_dir)
+    customer = db.session.get(CustomerSettings, 1)
     return render_template(
         "system/index.html", status=status, calls=calls, disk=disk,
         recordings_count=recordings[0], recordings_hours=float(recordings[1]) / 3600,
         running_in_db=running, sync=sync, parse_instant=_parse_instant,
-        format_bytes=format_bytes,
+        format_bytes=format_bytes, fallback_number=customer.fallback_number if customer else "",
     )

@@ -65,7 +65,8 @@ def test_controller_status_live_calls_and_engines(template_db: Path, tmp_path: P
     assert "Controller läuft (Version 0.1.0)." in page
     assert "25.11.2026, 09:15 Uhr" in page and "491701234567" in page and "Empfang" in page
     assert 'href="/chats/7"' in page
-    assert "Nicht alle Modelle sind bereit." in page
+    assert "Die Sprachmodelle sind nicht bereit – die KI nimmt keine Anrufe an." in page
+    assert "ohne Rückfallnummer direkt auf das Sprachpostfach" in page
     assert "faster-whisper small" in page and "Sprachmodell (KI)</dt><dd>nicht geladen" in page
     assert "Ollama nicht erreichbar (qwen2.5:7b-instruct)" in page
 
@@ -82,3 +83,33 @@ def test_system_page_escapes_what_the_controller_reports(
         assert "&lt;b&gt;kaputt&lt;/b&gt;" in page and "<b>kaputt</b>" not in page
     finally:
         STATUS["engines"]["problems"] = ["Ollama nicht erreichbar (qwen2.5:7b-instruct)"]
+
+
+def test_engines_not_ready_says_calls_go_to_the_fallback_number(
+        template_db: Path, tmp_path: Path, controller: int) -> None:
+    app = make_app(template_db, tmp_path / "fb",
+                   CONTROLLER_STATUS_URL=f"http://127.0.0.1:{controller}/status")
+    browser = Browser(app.test_client())
+    browser.login()
+    browser.post("/einstellungen/", {"name": "Praxis", "timezone": "Europe/Berlin",
+                                     "language": "de", "fallback_number": "+49 30 1234567",
+                                     "voicemail_box": "", "tag_choices": "Termin"})
+    page = browser.text("/system/")
+    assert "Alle Anrufe gehen an die Ersatzweiterleitung – die Rückfallnummer +49301234567." in page
+    assert "voicegate models pull" in page
+
+
+def test_ready_without_language_model_says_keyword_mode(
+        template_db: Path, tmp_path: Path, controller: int) -> None:
+    engines = dict(STATUS["engines"])
+    STATUS["engines"].update(ready=True, llm="", problems=[])
+    try:
+        app = make_app(template_db, tmp_path / "kw",
+                       CONTROLLER_STATUS_URL=f"http://127.0.0.1:{controller}/status")
+        browser = Browser(app.test_client())
+        browser.login()
+        page = browser.text("/system/")
+        assert "Anrufe werden angenommen, aber ohne Sprachmodell (KI)" in page
+        assert "Alle Modelle sind geladen und bereit." not in page
+    finally:
+        STATUS["engines"] = engines
