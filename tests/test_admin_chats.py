@@ -115,6 +115,16 @@ def test_detail_shows_full_timeline_with_handover_tools_and_timings(
     assert "Keine Aufnahme vorhanden." in page
 
 
+def test_fallback_and_error_events_read_as_german_sentences(app: Flask, admin: Browser) -> None:
+    chat_id = _chat(app, events=[("fallback", {"reason": "Sprach-Engines nicht bereit"}),
+                                 ("error", {"message": "ESL-Verbindung gestört: <weg>"})])
+    page = admin.text(f"/chats/{chat_id}")
+    assert ("Die KI hat den Anruf nicht angenommen, er ging an die Rückfallnummer bzw. das "
+            "Sprachpostfach. Grund: Sprach-Engines nicht bereit") in page
+    assert "ESL-Verbindung gestört: &lt;weg&gt;" in page
+    assert "reason:" not in page and "message:" not in page
+
+
 def test_recording_is_served_from_the_recordings_folder_only(app: Flask, admin: Browser,
                                                               tmp_path: Path) -> None:
     recordings = Path(app.config["RECORDINGS_DIR"])
