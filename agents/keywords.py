@@ -119,3 +119,15 @@ _GOODBYE = re.compile(
 
 def is_goodbye(text: str) -> bool:
     return bool(_GOODBYE.search(text))
+
+
+_HUMAN = re.compile(
+    r"\b(mit (jemandem|einem menschen|einer person|einem mitarbeiter|einer mitarbeiterin|"
+    r"einem echten menschen|ihrem kollegen|ihrer kollegin)|(echten|richtigen) menschen|"
+    r"mitarbeiter(in)? sprechen|person sprechen|kein(en)? (roboter|computer|bot)|"
+    r"speak to (someone|a person|a human)|real person|human being)\b", re.IGNORECASE)
+
+
+def wants_human(text: str) -> bool:
+    """The caller asks for a person ("Kann ich bitte mit jemandem sprechen?")."""
+    return bool(_HUMAN.search(text))

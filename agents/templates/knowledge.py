@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from agents.actions import Action, AgentProfile, EndCall
 from agents.context import TurnContext
 from agents.directory import AgentDirectory
-from agents.keywords import best_match, is_goodbye, stems
+from agents.keywords import best_match, is_goodbye, stems, wants_human
 from agents.knowledge.retrieval import Passage
 from agents.llm import tool_loop
 from agents.phrases import phrase
 from agents.prompts import common_rules
-from agents.routing import forward_to
+from agents.routing import forward_to, give_up
 from agents.sentences import split_sentences
 from agents.templates.base import Parameter, Template
 
@@ -90,6 +90,13 @@ class KnowledgeAgent(Template):
         if match is not None:
             target = next(t for t in targets if t.key == match.key)
             yield from forward_to(ctx, target)
+            return
+        if wants_human(text):
+            people = [t for t in targets if t.kind == "number"]
+            if people:
+                yield from forward_to(ctx, people[0])
+            else:
+                yield from give_up(ctx)  # the customer's fallback number
             return
         passages = self._search(ctx, text, 1, strict=True)  # read out verbatim
         if not passages:

@@ -9,7 +9,7 @@ from typing import Any
 from agents.actions import Action, AgentProfile, EndCall
 from agents.context import TurnContext
 from agents.directory import AgentDirectory
-from agents.keywords import best_match, is_goodbye
+from agents.keywords import best_match, is_goodbye, wants_human
 from agents.llm import ask_structured
 from agents.phrases import join_options
 from agents.prompts import common_rules
@@ -132,6 +132,9 @@ class OperatorBot(Template):
         if match is not None:
             target = next(t for t in targets if t.key == match.key)
             yield from forward_to(ctx, target, default=self.default_target(ctx.profile))
+            return
+        if wants_human(text):  # no more questions: the default target is where people are
+            yield from self._to_default(ctx, spoken=False)
             return
         if is_goodbye(text):  # "Danke, tschüss": the caller is done, no follow-up question
             yield from ctx.say(ctx.phrase("goodbye"))
