@@ -55,8 +55,16 @@ class ActiveLine:
             return "Kein Zeitfenster aktiv – Anrufe gehen an die Ersatzweiterleitung."
         text = f"{self.agent_name} nimmt an (Zeitfenster „{ex.window.name}“)"
         if ex.window_until is not None:
-            text += f" – bis {format_local(ex.window_until, ex.at)} Uhr"
+            text += f" – bis {until_text(ex.window_until, ex.at)} Uhr"
         return text + "."
+
+
+def until_text(until: dt.datetime, at: dt.datetime) -> str:
+    """End of a window in German; a midnight end is the previous day's "24:00", which is
+    what an office means by "Urlaub bis 31.12." (not "bis 01.01. 00:00")."""
+    if until.time() != dt.time(0, 0):
+        return format_local(until, at)
+    return format_local(until - dt.timedelta(days=1), at).removesuffix("00:00") + "24:00"
 
 
 def display_number(number: str) -> str:

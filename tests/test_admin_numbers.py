@@ -120,7 +120,10 @@ def test_date_window_and_precedence_in_preview(app: Flask, admin: Browser) -> No
     assert "bis 17:00 Uhr" in preview
     assert "nachrangig: „Immer“" in preview
     preview = admin.text(f"/nummern/{number_id}?datum=2026-12-22&uhrzeit=10:00")
-    assert "Nachtdienst nimmt an (Zeitfenster „Betriebsurlaub“)" in preview
+    assert "Nachtdienst nimmt an (Zeitfenster „Betriebsurlaub“) – bis 31.12.2026 24:00 Uhr." \
+        in preview  # the last holiday, not "bis 01.01.2027 00:00"
+    preview = admin.text(f"/nummern/{number_id}?datum=2026-12-31&uhrzeit=10:00")
+    assert "(Zeitfenster „Betriebsurlaub“) – bis 24:00 Uhr." in preview
     preview = admin.text(f"/nummern/{number_id}?datum=2026-12-14&uhrzeit=20:00")
     assert "Nachtdienst nimmt an (Zeitfenster „Immer“)" in preview
 
