@@ -115,8 +115,8 @@ def extract_summary(transcript: Sequence[tuple[str, str]], tag_choices: Sequence
     elif facts:
         parts.append("Erfasst: " + "; ".join(f"{k}: {_short(v, 80)}" for k, v in facts.items())
                      + ".")
-    elif caller_lines:
-        parts.append(f"Anliegen des Anrufers: „{_short(caller_lines[0])}“.")
+    elif concern := next((line for line in caller_lines if not _is_filler(line)), ""):
+        parts.append(f"Anliegen des Anrufers: „{_short(concern).rstrip('.')}“.")
     if outcome:
         parts.append(outcome)
     all_caller = " ".join([*caller_lines, *facts.values()])
@@ -124,6 +124,16 @@ def extract_summary(transcript: Sequence[tuple[str, str]], tag_choices: Sequence
     tags = [tag for tag in tag_choices if keyword_score(tag, heard) >= 0.8]
     return CallSummary(summary=" ".join(parts[:3]), tags=tags, caller_name=name,
                        is_extract=True)
+
+
+_FILLER_WORDS = {"ähm", "äh", "hm", "hmm", "ja", "nein", "hallo", "also", "ok", "okay", "gut",
+                 "danke", "bitte", "genau", "moment", "tschüss"}
+
+
+def _is_filler(line: str) -> bool:
+    """"Ähm.", "Ja, hallo?" — says nothing about the concern."""
+    words = re.findall(r"\w+", line.lower())
+    return all(w in _FILLER_WORDS for w in words)
 
 
 def find_caller_name(text: str) -> str:

@@ -49,3 +49,13 @@ def test_knowledge_agent_without_targets_hands_the_caller_to_the_fallback_number
     list(conv.greet())
     actions = list(conv.on_caller("Kann ich bitte mit jemandem sprechen?"))
     assert isinstance(actions[-1], Transfer) and actions[-1].number == "4930999"
+
+
+def test_extract_summary_quotes_the_concern_not_the_filler():
+    from agents.summary import extract_summary
+
+    result = extract_summary([("agent", "Guten Tag!"), ("caller", "Ähm."),
+                              ("caller", "Ja hallo?"),
+                              ("caller", "Ich brauche ein neues Rezept.")], ["Rezept"])
+    assert result.summary == "Anliegen des Anrufers: „Ich brauche ein neues Rezept“."
+    assert result.tags == ["Rezept"] and result.is_extract

@@ -17,7 +17,7 @@ def test_without_llm_the_summary_is_a_flagged_extract_with_keyword_tags():
     result = summarize_call(None, TRANSCRIPT, TAGS, outcome="Übergeben an Notdienst.")
     assert result.is_extract
     assert result.summary == ("Anliegen des Anrufers: „Guten Tag, mein Name ist Jonas Weber, ich "
-                              "habe starke Zahnschmerzen und brauche einen Notfalltermin.“. "
+                              "habe starke Zahnschmerzen und brauche einen Notfalltermin“. "
                               "Übergeben an Notdienst.")
     assert result.tags == ["Termin", "Notfall"]  # compounds: Notfalltermin
     assert result.caller_name == "Jonas Weber"
