@@ -74,10 +74,21 @@ def create_app(
     init_db(app)
     csrf.init_app(app)
 
-    from . import agent_views, auth, chats, errors, formatting, numbers, settings_views, system
+    from . import (
+        agent_views,
+        auth,
+        chats,
+        errors,
+        formatting,
+        numbers,
+        phone_display,
+        settings_views,
+        system,
+    )
 
     auth.init_app(app)
     formatting.init_app(app)
+    phone_display.init_app(app)
     errors.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(chats.bp)

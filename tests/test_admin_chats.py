@@ -31,7 +31,7 @@ def test_cards_show_caller_agent_summary_tags_and_status(app: Flask, admin: Brow
     assert "<li>Rechnung</li>" in page and "<li>Rückruf</li>" in page
     assert ">Neu</span>" in page and ">In Arbeit</span>" in page
     # no name: the number is the card's title; a running call says so
-    assert '>4940555666</a></h2>' in page and "Gespräch läuft" in page
+    assert '>+4940555666</a></h2>' in page and "Gespräch läuft" in page
 
 
 def test_card_times_are_german_and_in_the_customers_zone(app: Flask, admin: Browser) -> None:
@@ -123,6 +123,17 @@ def test_fallback_and_error_events_read_as_german_sentences(app: Flask, admin: B
             "Sprachpostfach. Grund: Sprach-Engines nicht bereit") in page
     assert "ESL-Verbindung gestört: &lt;weg&gt;" in page
     assert "reason:" not in page and "message:" not in page
+
+
+def test_caller_numbers_are_shown_and_linked_with_plus(app: Flask, admin: Browser) -> None:
+    """A callback from the link must reach the caller, not dial 4917… as a local number."""
+    _chat(app, caller_name="", caller_number="491701234567")
+    _chat(app, caller_name="Hausmeister", caller_number="030123456")
+    cards = admin.text("/chats/?status=alle")
+    assert '<a href="tel:+491701234567">+491701234567</a>' in cards
+    assert 'href="tel:491701234567"' not in cards
+    assert '<a href="tel:030123456">030123456</a>' in cards  # national numbers stay
+    assert "<td>+491701234567</td>" in admin.text("/chats/liste")
 
 
 def test_recording_is_served_from_the_recordings_folder_only(app: Flask, admin: Browser,
