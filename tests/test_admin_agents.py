@@ -129,7 +129,9 @@ def test_create_workflow_voicemail_and_knowledge_agents(app: Flask, admin: Brows
     response = admin.post(f"/agenten/{faq.id}/wissen", {
         "dokument": (BytesIO("Wir haben montags bis freitags von 8 bis 17 Uhr geöffnet."
                              .encode()), "zeiten.txt")}, content_type="multipart/form-data")
-    assert "„zeiten.txt“ hochgeladen (1 Abschnitt)." in admin.text(response.location)
+    page = admin.text(response.location)
+    assert "„zeiten.txt“ hochgeladen (1 Abschnitt)." in page
+    assert "0,1 KB, 1 Abschnitt</td>" in page  # German decimal comma, singular
     response = admin.post(f"/agenten/{faq.id}/wissen", {
         "dokument": (BytesIO(b"MZ..."), "virus.exe")}, content_type="multipart/form-data")
     assert "wurde nicht übernommen: Dateityp nicht unterstützt" in admin.text(response.location)
