@@ -35,6 +35,14 @@ _PHRASES: dict[str, dict[str, str]] = {
         "Du": "Ich verbinde dich mit {label}, dort hilft man dir weiter.",
         "en": "I will connect you with {label}, they will help you there.",
     },
+    "nobody_available": {
+        "Sie": "Leider ist gerade niemand persönlich erreichbar. Ich nehme Ihr Anliegen gern "
+               "auf, und wir melden uns bei Ihnen.",
+        "Du": "Leider ist gerade niemand persönlich erreichbar. Ich nehme dein Anliegen gern "
+              "auf, und wir melden uns bei dir.",
+        "en": "Unfortunately nobody is available in person right now. I will gladly take "
+              "your request, and we will get back to you.",
+    },
     "goodbye": {
         "Sie": "Vielen Dank für Ihren Anruf. Auf Wiederhören!",
         "Du": "Danke für deinen Anruf. Tschüss!",

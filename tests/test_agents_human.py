@@ -59,3 +59,28 @@ def test_extract_summary_quotes_the_concern_not_the_filler():
                               ("caller", "Ich brauche ein neues Rezept.")], ["Rezept"])
     assert result.summary == "Anliegen des Anrufers: „Ich brauche ein neues Rezept“."
     assert result.tags == ["Rezept"] and result.is_extract
+
+
+AB = AgentProfile(3, "Anrufbeantworter", "voicemail", {})
+
+
+def test_voicemail_explains_when_asked_for_a_person_and_does_not_store_it_as_the_name():
+    conv = Conversation(AB, AgentDirectory([AB]), None)
+    list(conv.greet())
+    said = [a.text for a in conv.on_caller("Kann ich bitte mit jemandem sprechen?")
+            if hasattr(a, "text")]
+    assert said[0].startswith("Leider ist gerade niemand persönlich erreichbar")
+    assert said[-1] == "Wie ist Ihr Name, bitte?"
+    assert "name" not in conv.facts
+    list(conv.on_caller("Anna Berger"))
+    assert conv.facts["name"] == "Anna Berger"
+
+
+def test_voicemail_ends_politely_on_a_bare_goodbye():
+    from agents.actions import EndCall
+
+    conv = Conversation(AB, AgentDirectory([AB]), None)
+    list(conv.greet())
+    actions = list(conv.on_caller("Nein danke, tschüss."))
+    assert isinstance(actions[-1], EndCall)
+    assert "name" not in conv.facts and "anliegen" not in conv.facts

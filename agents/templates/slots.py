@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from agents.actions import Action, AgentProfile, EndCall
 from agents.context import TurnContext
-from agents.keywords import best_match, yes_or_no
+from agents.keywords import best_match, is_goodbye, wants_human, yes_or_no
 from agents.llm import ask_structured
 from agents.numbers import digits_from_speech, looks_like_phone_number
 from agents.phrases import speak_digits
@@ -78,6 +78,8 @@ class SlotTemplate(Template):
     def respond(self, ctx: TurnContext, text: str) -> Iterator[Action]:
         assert ctx.llm is not None
         flow = _flow(ctx)
+        if flow["phase"] == "ask" and (yield from self._not_an_answer(ctx, text)):
+            return
         if flow["phase"] == "ask":
             steps = self.steps(ctx.profile)
             gen = ask_structured(
@@ -113,6 +115,8 @@ class SlotTemplate(Template):
             yield from self._confirm_all(ctx, text)
         elif phase == "fix":
             yield from self._fix(ctx, text)
+        elif (yield from self._not_an_answer(ctx, text)):
+            return
         else:
             step = self._current(ctx)
             if step is None:
@@ -122,6 +126,22 @@ class SlotTemplate(Template):
             else:
                 self._store(ctx, step, _answer(step, text))
                 yield from self._ask_next(ctx)
+
+    def _not_an_answer(self, ctx: TurnContext, text: str) -> Generator[Action, None, bool]:
+        """A request for a person or a bare goodbye is not stored as an answer: the first gets
+        an explanation and the question again, the second ends the call politely."""
+        if wants_human(text):
+            yield from ctx.say(ctx.phrase("nobody_available"))
+            step = self._current(ctx)
+            if step is not None:
+                yield from ctx.say(step.question)
+            return True
+        if is_goodbye(text) and len(text.split()) <= 4:
+            answers = _flow(ctx)["answers"]
+            yield from ctx.say(self.closing(ctx) if answers else ctx.phrase("goodbye"))
+            yield EndCall(reason="anrufer")
+            return True
+        return False
 
     def _current(self, ctx: TurnContext) -> Step | None:
         answers = _flow(ctx)["answers"]
