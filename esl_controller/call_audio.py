@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 class Utterance:
     audio: Audio
     last_speech_at: float  # monotonic time of the caller's last voiced frame
-    detected_at: float  # monotonic time the endpointer closed the utterance
 
 
 class CallAudio:
@@ -49,7 +48,6 @@ class CallAudio:
         self.replying = False  # an agent reply is under way (also between its sentences)
         self.first_packet_at: float | None = None  # first agent frame after arm_first_packet()
         self._stream_ms = 0
-        self.last_caller_frame_at = 0.0
 
     @property
     def port(self) -> int:
@@ -100,7 +98,6 @@ class CallAudio:
 
     def _on_caller_frame(self, frame: bytes) -> None:
         now = time.monotonic()
-        self.last_caller_frame_at = now
         self._record_agent_frames()
         self.recorder.add_caller(frame)
         self._stream_ms += 20
@@ -113,7 +110,7 @@ class CallAudio:
                              self.call_uuid, dropped)
             elif isinstance(event, UtteranceEnded):
                 trailing_s = max(0, self._stream_ms - event.last_speech_ms) / 1000
-                self.utterances.put(Utterance(event.audio, now - trailing_s, now))
+                self.utterances.put(Utterance(event.audio, now - trailing_s))
 
     def close(self) -> float:
         """Stop audio both ways and finish the recording; returns its duration in seconds."""

@@ -84,7 +84,9 @@ class EslConnection:
     """One call's control connection. Construct it from the socket the server accepted."""
 
     def __init__(self, sock: Any, *, execute_timeout: float = DEFAULT_EXECUTE_TIMEOUT,
-                 queue_size: int = 10000):
+                 queue_events: int = 0):
+        """``queue_events``: also keep up to that many events in ``events`` for a reader that
+        pulls them (tools, tests); 0 — the call path only uses ``on_event`` callbacks."""
         self._sock = sock
         self._reader = FrameReader(sock)
         self._pending: deque[_Pending] = deque()
@@ -94,7 +96,8 @@ class EslConnection:
         self.execute_timeout = execute_timeout
         self.uuid: str = ""
         self.channel_data: Event | None = None
-        self.events: gevent.queue.Queue = gevent.queue.Queue(maxsize=queue_size)
+        self.events: gevent.queue.Queue | None = (
+            gevent.queue.Queue(maxsize=queue_events) if queue_events else None)
         self.hangup_event: Event | None = None
         """CHANNEL_HANGUP, once it arrived."""
         self.disconnected = gevent.event.Event()
@@ -104,6 +107,7 @@ class EslConnection:
         self.closed = gevent.event.Event()
         """The connection is over (disconnect notice, EOF, error, or :meth:`close`)."""
         self.close_reason = ""
+        self.broken = False  # closed because FreeSWITCH's side sent something unreadable
         self._reader_greenlet = gevent.spawn(self._read_loop)
 
     # ------------------------------------------------------------------ public API
@@ -208,12 +212,15 @@ class EslConnection:
         except ConnectionClosed as exc:
             if exc.truncated:
                 log.error("call %s: connection closed mid-frame", self.uuid or "?")
+                self.broken = True
             self._shutdown(str(exc))
         except ProtocolError as exc:
             log.error("call %s: malformed ESL frame, closing: %s", self.uuid or "?", exc)
+            self.broken = True
             self._shutdown(f"protocol error: {exc}")
         except Exception:
             log.exception("call %s: ESL reader failed", self.uuid or "?")
+            self.broken = True
             self._shutdown("reader failed")
 
     def _route(self, frame: Frame) -> None:
@@ -265,6 +272,8 @@ class EslConnection:
                 callback(event)
             except Exception:
                 log.exception("call %s: event callback failed on %s", self.uuid, event.name)
+        if self.events is None:
+            return
         try:
             self.events.put_nowait(event)
         except gevent.queue.Full:

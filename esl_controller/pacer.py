@@ -50,9 +50,7 @@ class OutgoingStream:
         self._drained.set()
         self.sent: collections.deque[bytes] = collections.deque()  # for the recorder (hub)
         self.marks_sent: list[object] = []  # marks of frames that went out, oldest first
-        self.frames_sent = 0
         self.slot: int | None = None  # which of the pacer's sub-ticks sends this stream
-        self.closed = False
         self._first_pending = False
 
     # ---------------------------------------------------------------- hub side
@@ -107,7 +105,6 @@ class OutgoingStream:
             sock.sendto(frame, self.address)
         except OSError as exc:  # FreeSWITCH gone; the session notices the hangup on its own
             log.debug("unicast send to %s failed: %s", self.address, exc)
-        self.frames_sent += 1
         self.sent.append(frame)
         if not self.marks_sent or self.marks_sent[-1] != mark:
             self.marks_sent.append(mark)
@@ -142,7 +139,6 @@ class Pacer:
                 _start_thread(self._run, ())
 
     def remove(self, stream: OutgoingStream) -> None:
-        stream.closed = True
         stream.clear()
         with self._lock:
             self._streams.discard(stream)

@@ -22,7 +22,6 @@ class ControllerServer:
         self._server = StreamServer(
             (host or settings.esl_host, settings.esl_port if port is None else port),
             self._handle)
-        self.sessions_started = 0
         self._active = 0
         self._idle = Event()
         self._idle.set()
@@ -47,7 +46,6 @@ class ControllerServer:
         return self._idle.wait(timeout)
 
     def _handle(self, sock, address) -> None:
-        self.sessions_started += 1
         self._active += 1
         self._idle.clear()
         try:

@@ -100,6 +100,7 @@ class CallSession:
         self._shielded = False  # a hangup now is delivered when the shielded step is done
         self._dialog: gevent.Greenlet | None = None
         self._fs_port: int | None = None
+        self._recording_relative = ""
         self._reply_no = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -133,7 +134,7 @@ class CallSession:
             self._on_hangup("linger notice")
             return
         reason = self.conn.close_reason or "connection closed"
-        if reason.startswith(("protocol error", "reader failed")) or "mid-frame" in reason:
+        if self.conn.broken:
             self.end_reason = self.end_reason or "error"
             self._record_event("error", message=f"ESL-Verbindung gestört: {reason}")
         self._on_hangup(reason)

@@ -71,8 +71,6 @@ class UnicastEndpoint:
         self._sock.bind((host, 0))
         self.port: int = self._sock.getsockname()[1]
         self._reader: gevent.Greenlet | None = None
-        self.frames_received = 0
-        self.foreign_datagrams = 0
 
     def start(self) -> None:
         self._reader = gevent.spawn(self._read_loop)
@@ -85,9 +83,7 @@ class UnicastEndpoint:
             except OSError:
                 return
             if sender != freeswitch:  # FreeSWITCH sends from the port it bound for us
-                self.foreign_datagrams += 1
                 continue
-            self.frames_received += 1
             self._on_caller_frame(data)  # must not raise (CallAudio catches per frame)
 
     def close(self) -> None:

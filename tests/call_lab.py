@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,3 +180,10 @@ def agent_stretches(record: CallRecord, gap_s: float = 0.3) -> list[float]:
     if start is not None:
         stretches.append(last - start + 0.02)
     return stretches
+
+
+def free_tcp_port() -> int:
+    """A loopback port nothing listens on (a controller that is down, a node's ports)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

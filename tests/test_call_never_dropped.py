@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-
 from esl_controller.testing import Say, WaitForAgentAudio, WaitForAgentSilence
 from esl_controller.testing.dialplan_call import place_dialplan_call
 from media.engines import EngineError
 from media.testing import ScriptedLLM, ScriptedSTT
-from tests.call_lab import NUMBER
+from tests.call_lab import NUMBER, free_tcp_port
 
 APOLOGY = "entschuldigung.wav"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _apology_then_fallback(call) -> None:
@@ -29,7 +22,7 @@ def _apology_then_fallback(call) -> None:
 
 
 def test_controller_down_caller_hears_apology_and_reaches_the_fallback_number():
-    dead = f"127.0.0.1:{_free_port()}"
+    dead = f"127.0.0.1:{free_tcp_port()}"
     call = place_dialplan_call(NUMBER, [], esl_hosts=dead, timeout_s=10)
     assert call.socket is None and call.socket_errors == [dead]
     _apology_then_fallback(call)
@@ -40,7 +33,7 @@ def test_second_controller_takes_the_call_when_the_first_is_down(call_lab):
     call_lab.llm = ScriptedLLM([{"reply": "Auf Wiederhören!", "action": "end",
                                  "target": "none"}])
     call_lab.start().seed_practice()
-    dead = f"127.0.0.1:{_free_port()}"
+    dead = f"127.0.0.1:{free_tcp_port()}"
     call = place_dialplan_call(
         NUMBER, [WaitForAgentAudio(timeout_s=10), WaitForAgentSilence(silence_s=0.5),
                  Say(text="Nein danke, tschüss."), WaitForAgentSilence(silence_s=2.0)],
@@ -63,7 +56,7 @@ def test_controller_error_lands_in_the_same_apology_and_fallback(call_lab):
 
 
 def test_unreachable_fallback_number_ends_in_voicemail():
-    call = place_dialplan_call(NUMBER, [], esl_hosts=f"127.0.0.1:{_free_port()}",
+    call = place_dialplan_call(NUMBER, [], esl_hosts=f"127.0.0.1:{free_tcp_port()}",
                                bridge_answers=False, timeout_s=10)
     assert call.ended_by == "voicemail"
     assert call.app_names[-1] == "voicemail"

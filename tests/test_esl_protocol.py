@@ -308,7 +308,7 @@ class _Controller:
         fs = RawFreeSwitch(port=self.port)
         self.peers.append(fs)
         sock, _ = self.server.accept()
-        conn = EslConnection(sock)
+        conn = EslConnection(sock, queue_events=10000)
         self.connections.append(conn)
         pending = gevent.spawn(conn.connect, 2.0)
         fs.expect("connect")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,12 @@ import pytest
 
 from freeswitch_conf.dialplan import load_vars
 from models import CustomerSettings, db
+from tests.call_lab import free_tcp_port
 from voicegate.node import build_node
 from voicegate.settings import load_settings
 
 VOICEGATE = [sys.executable, "-m", "voicegate.cli"]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_help_lists_the_subcommands():
@@ -37,7 +32,7 @@ def test_help_lists_the_subcommands():
 def test_node_without_models_says_so_and_sends_a_test_call_to_the_fallback(tmp_path: Path):
     data = tmp_path / "node"
     subprocess.run([*VOICEGATE, "demo", "--data", str(data)], check=True, capture_output=True)
-    esl, admin, status = _free_port(), _free_port(), _free_port()
+    esl, admin, status = free_tcp_port(), free_tcp_port(), free_tcp_port()
     env = {**os.environ, "VOICEGATE_STATUS_PORT": str(status)}
     node = subprocess.Popen([*VOICEGATE, "run", "--data", str(data), "--esl-port", str(esl),
                              "--admin-port", str(admin)], env=env, stdout=subprocess.PIPE,

@@ -53,7 +53,7 @@ class Controller:
         self.port = self.server.server_port
 
     def _handle(self, sock: socket.socket, _addr: Any) -> None:
-        conn = EslConnection(sock)
+        conn = EslConnection(sock, queue_events=10000)
         try:
             self.result.set(self.handler(conn))
         except BaseException as exc:  # re-raised in the test by value()
