@@ -10,15 +10,13 @@ signal on every run.
 
 from __future__ import annotations
 
-import io
-import subprocess
-import wave
 from typing import Literal
 
 import numpy as np
 
 from media.audio import FRAME_MS, resample
 from media.engines import Audio
+from media.tts.espeak import EspeakTTS
 
 PINK_LOW_HZ = 100.0  # pink noise starts here: the line's high-pass removes the rumble below
 _cache: dict[tuple[str, int, bool], Audio] = {}
@@ -32,17 +30,10 @@ def german_speech(text: str, rate: int = 8000, *, trim: bool = True) -> Audio:
     """
     key = (text, rate, trim)
     if key not in _cache:
-        wav = subprocess.run(
-            ["espeak-ng", "-v", "de", "--stdout", text],
-            check=True, capture_output=True, timeout=30,
-        ).stdout
-        with wave.open(io.BytesIO(wav), "rb") as w:
-            espeak_rate = w.getframerate()
-            pcm = w.readframes(w.getnframes())
-        pcm = pcm[: len(pcm) // 2 * 2]
-        if trim:
-            pcm = _trim_silence(pcm, espeak_rate)
-        _cache[key] = Audio(pcm=resample(pcm, espeak_rate, rate), sample_rate=rate)
+        # the project's espeak-ng backend at espeak-ng's own default speed
+        spoken = EspeakTTS(voice="de", speed_wpm=175).synthesize(text)
+        pcm = _trim_silence(spoken.pcm, spoken.sample_rate) if trim else spoken.pcm
+        _cache[key] = Audio(pcm=resample(pcm, spoken.sample_rate, rate), sample_rate=rate)
     return _cache[key]
 
 
