@@ -15,11 +15,19 @@ from .config import (
 )
 from .db import Base, create_db_app, db, init_db, upgrade_schema
 from .knowledge import KnowledgeChunk, KnowledgeDocument
+from .privacy import (
+    AuditEntry,
+    PendingFileDeletion,
+    RecordingPolicy,
+    caller_spellings,
+    recording_policy,
+)
 
 __all__ = [
     "CHAT_STATUSES", "END_REASONS", "WINDOW_CATEGORIES", "WINDOW_KINDS",
-    "Agent", "Base", "Chat", "ChatEvent", "CustomerSettings", "KnowledgeChunk",
-    "KnowledgeDocument", "PhoneNumber", "Recording",
+    "Agent", "AuditEntry", "Base", "Chat", "ChatEvent", "CustomerSettings", "KnowledgeChunk",
+    "KnowledgeDocument", "PendingFileDeletion", "PhoneNumber", "Recording", "RecordingPolicy",
     "TimeWindow", "Turn", "User", "WindowPeriod",
-    "create_db_app", "db", "init_db", "upgrade_schema", "utcnow",
+    "caller_spellings", "create_db_app", "db", "init_db", "recording_policy", "upgrade_schema",
+    "utcnow",
 ]

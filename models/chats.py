@@ -117,6 +117,7 @@ class Recording(db.Model):
     """The call's audio file: two channels, caller left and agent right."""
 
     __tablename__ = "recording"
+    __table_args__ = (Index("ix_recording_chat_id", "chat_id"),)  # erase and purge by chat
     id: Mapped[int] = mapped_column(primary_key=True)
     chat_id: Mapped[int] = mapped_column(ForeignKey("chat.id", ondelete="CASCADE"))
     path: Mapped[str] = mapped_column(String(500))  # relative to the recordings folder

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .db import db
 
 WINDOW_KINDS = ("immer", "weekly", "date")
+DEFAULT_AUDIT_RETENTION_DAYS = 365
+DEFAULT_ANNOUNCEMENT = "Dieses Gespräch wird zur Qualitätssicherung aufgezeichnet."
 # What a window is for; only shown in the admin, resolution uses ``kind`` and ``priority``.
 WINDOW_CATEGORIES = {
     "regulaer": "Reguläre Öffnungszeiten",
@@ -34,6 +36,10 @@ class CustomerSettings(db.Model):
     voicemail_box: Mapped[str] = mapped_column(String(40), default="")
     tag_choices: Mapped[list[str]] = mapped_column(JSON, default=list)
     language: Mapped[str] = mapped_column(String(8), default="de")
+    # Retention in days (None: "unbegrenzt"); the hourly purge deletes what is older.
+    chat_retention_days: Mapped[int | None] = mapped_column(default=None)
+    recording_retention_days: Mapped[int | None] = mapped_column(default=None)
+    audit_retention_days: Mapped[int | None] = mapped_column(default=DEFAULT_AUDIT_RETENTION_DAYS)
 
     @classmethod
     def get(cls) -> CustomerSettings:
@@ -50,6 +56,10 @@ class PhoneNumber(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)  # digits as FreeSWITCH sees them
     label: Mapped[str] = mapped_column(String(200), default="")
+    # Calls to this number: recorded or not, and an optional announcement before the greeting.
+    recording_enabled: Mapped[bool] = mapped_column(default=True)
+    announcement_enabled: Mapped[bool] = mapped_column(default=False)
+    announcement_text: Mapped[str] = mapped_column(Text, default=DEFAULT_ANNOUNCEMENT)
     windows: Mapped[list[TimeWindow]] = relationship(
         back_populates="phone_number", cascade="all, delete-orphan", order_by="TimeWindow.id"
     )

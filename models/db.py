@@ -27,10 +27,13 @@ migrate = Migrate(directory=str(MIGRATIONS_DIR), render_as_batch=True)
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """WAL lets the admin read while the controller writes; busy_timeout rides out short locks."""
+    """WAL lets the admin read while the controller writes; busy_timeout rides out short locks;
+    secure_delete overwrites deleted and superseded rows with zeros, so an erased caller is not
+    left behind in freed pages (DSGVO Art. 17)."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
