@@ -1,8 +1,26 @@
 """Run blocking engines off the gevent hub, with the per-call timeouts the settings give.
 
-Model inference blocks (and mostly releases the GIL), so it runs in the hub's thread pool while
-the hub keeps pacing audio for every other call. The wrappers implement the same engine
-interfaces, so `agents` never learns about threads.
+Where an engine runs depends on what it waits for:
+
+- **CPU work in native code** (faster-whisper's CTranslate2, Piper's ONNX runtime, Whisper's
+  torch) releases the GIL, so it runs in a thread pool while the hub keeps serving every other
+  call.
+- **Waiting on another process or a server** (espeak-ng and the Coqui worker: a subprocess;
+  Ollama: HTTP) needs no thread at all when gevent has patched the module the engine waits
+  through — in ``voicegate run`` it has (``monkey.patch_all``). Those waits then yield to the
+  hub, and they *must* happen on the hub: a gevent worker thread has a loop of its own, and
+  gevent's subprocess needs the default loop's child watcher ("child watchers are only
+  available on the default loop"), while a patched socket belongs to the loop it was created on
+  (an HTTP connection opened in one worker thread and read in another fails with "Cannot
+  switch to a different thread"). So such engines run as greenlets on the hub.
+- The same engine in an unpatched process (the in-process tests, benchmarks) waits by
+  blocking; there it goes to the thread pool like CPU work, where the standard library's
+  blocking subprocess and sockets are fine.
+
+An engine says what it waits through with a class attribute ``waits_on`` — the name of the
+standard-library module (``"subprocess"``, ``"socket"``); engines without it are CPU work. The
+wrappers implement the same engine interfaces, so ``agents`` never learns about threads or
+greenlets.
 """
 
 from __future__ import annotations
@@ -11,6 +29,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import gevent
+from gevent import monkey
+from gevent.pool import Pool
 from gevent.threadpool import ThreadPool
 
 from media.engines import (
@@ -30,9 +50,35 @@ T = TypeVar("T")
 _END = object()
 
 
-def run_offloaded(pool: ThreadPool, engine: str, timeout_s: float, fn: Callable[..., T],
+EnginePool = ThreadPool | Pool
+
+
+def runs_on_hub(engine: object) -> bool:
+    """Whether ``engine``'s waits are cooperative here, so it runs as a greenlet on the hub."""
+    waits_on = getattr(engine, "waits_on", "")
+    return bool(waits_on) and monkey.is_module_patched(waits_on)
+
+
+def engine_pool(engine: object, size: int) -> EnginePool:
+    """Where ``engine``'s calls run (module docstring): ``size`` greenlets on the hub or
+    ``size`` worker threads. Both bound how many calls use the engine at once."""
+    return Pool(size) if runs_on_hub(engine) else ThreadPool(size)
+
+
+def call_off_hub(engine: object, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """One blocking call of ``engine`` without stalling the hub and without a timeout: in the
+    calling greenlet when its waits are cooperative, else in the hub's thread pool."""
+    if runs_on_hub(engine):
+        return fn(*args, **kwargs)
+    return gevent.get_hub().threadpool.apply(fn, args, kwargs)
+
+
+def run_offloaded(pool: EnginePool, engine: str, timeout_s: float, fn: Callable[..., T],
                   *args: Any, **kwargs: Any) -> T:
-    """``fn(*args)`` in the pool; EngineTimeout after ``timeout_s``, EngineError on a crash."""
+    """``fn(*args)`` in the pool; EngineTimeout after ``timeout_s``, EngineError on a crash.
+
+    A call that times out is abandoned, not killed, in either kind of pool: the engine's own
+    timeout (espeak's, the Coqui worker's, the HTTP read timeout) ends and cleans it up."""
     result = pool.spawn(fn, *args, **kwargs)
     try:
         return result.get(timeout=timeout_s)
@@ -45,7 +91,7 @@ def run_offloaded(pool: ThreadPool, engine: str, timeout_s: float, fn: Callable[
 
 
 class OffloadedSTT:
-    def __init__(self, inner: SpeechToText, pool: ThreadPool, timeout_s: float):
+    def __init__(self, inner: SpeechToText, pool: EnginePool, timeout_s: float):
         self.inner, self.pool, self.timeout_s = inner, pool, timeout_s
         self.name = inner.name
 
@@ -58,7 +104,7 @@ class OffloadedSTT:
 
 
 class OffloadedTTS:
-    def __init__(self, inner: TextToSpeech, pool: ThreadPool, timeout_s: float):
+    def __init__(self, inner: TextToSpeech, pool: EnginePool, timeout_s: float):
         self.inner, self.pool, self.timeout_s = inner, pool, timeout_s
         self.name = inner.name
 
@@ -73,7 +119,7 @@ class OffloadedTTS:
 class OffloadedLLM:
     """Streams chunks from a worker thread; ``timeout_s`` bounds the wait for each chunk."""
 
-    def __init__(self, inner: LanguageModel, pool: ThreadPool, timeout_s: float):
+    def __init__(self, inner: LanguageModel, pool: EnginePool, timeout_s: float):
         self.inner, self.pool, self.timeout_s = inner, pool, timeout_s
         self.name = inner.name
 

@@ -12,8 +12,7 @@ import functools
 import logging
 from dataclasses import dataclass
 
-import gevent
-
+from esl_controller.offload import call_off_hub
 from media.audio import read_wav, resample, rms_dbfs
 from media.engines import Audio
 from media.tts.espeak import EspeakTTS
@@ -86,10 +85,12 @@ class CallerSpeech:
 
 @functools.lru_cache(maxsize=256)
 def espeak_de(text: str) -> Audio:
-    """German speech from espeak-ng via the project's espeak backend, run in gevent's thread
-    pool so the hub (and every other call's 20 ms clock) keeps running. Cached: a benchmark
-    says the same sentence a hundred times."""
-    return gevent.get_hub().threadpool.apply(EspeakTTS(voice="de").synthesize, (text,))
+    """German speech from espeak-ng via the project's espeak backend, run the way the node runs
+    it (``call_off_hub``: on the hub when gevent patched subprocess, as in ``voicegate call``,
+    else in the thread pool), so every other call's 20 ms clock keeps running. Cached: a
+    benchmark says the same sentence a hundred times."""
+    tts = EspeakTTS(voice="de")
+    return call_off_hub(tts, tts.synthesize, text)
 
 
 def is_voiced(frame: bytes, threshold_dbfs: float = -45.0) -> bool:

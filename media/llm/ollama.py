@@ -49,6 +49,7 @@ class OllamaLLM:
     """
 
     name = "ollama"
+    waits_on = "socket"  # it waits for the Ollama server over HTTP (esl_controller/offload.py)
 
     def __init__(self, model: str, *, host: str = "http://127.0.0.1:11434",
                  timeout_s: float = 15.0, num_ctx: int = 8192, answer_tokens: int = 1024,

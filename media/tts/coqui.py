@@ -97,6 +97,7 @@ class CoquiTTS:
     """Speaks with a Coqui model folder (``model.pth`` + ``config.json``) via the worker."""
 
     name = "coqui"
+    waits_on = "subprocess"  # it waits for the worker process (esl_controller/offload.py)
 
     def __init__(self, model_dir: str | Path, *, python: str | Path = DEFAULT_PYTHON,
                  speaker: str = "", device: str = "cpu", threads: int = 0,

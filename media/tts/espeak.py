@@ -24,6 +24,7 @@ class EspeakTTS:
     ``de+f3``, ``en``) — empty: the voice of the language asked for."""
 
     name = "espeak"
+    waits_on = "subprocess"  # it waits for the espeak-ng process (esl_controller/offload.py)
 
     def __init__(self, *, voice: str = "", speed_wpm: int = 160, pitch: int = 50,
                  timeout_s: float = 10.0, binary: str = "espeak-ng"):
