@@ -4,6 +4,7 @@ raw peer for bad-input tests."""
 from .raw import RawFreeSwitch
 from .script import (
     CallerSpeech,
+    Echo,
     HangUp,
     Pause,
     Say,
@@ -15,6 +16,6 @@ from .script import (
 from .standin import CallRecord, FreeSwitchStandIn
 
 __all__ = [
-    "CallRecord", "CallerSpeech", "FreeSwitchStandIn", "HangUp", "Pause", "RawFreeSwitch", "Say",
-    "SendDtmf", "Step", "WaitForAgentAudio", "WaitForAgentSilence",
+    "CallRecord", "CallerSpeech", "Echo", "FreeSwitchStandIn", "HangUp", "Pause", "RawFreeSwitch",
+    "Say", "SendDtmf", "Step", "WaitForAgentAudio", "WaitForAgentSilence",
 ]

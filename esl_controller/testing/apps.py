@@ -1,10 +1,16 @@
 """The stand-in's park loop: queued ``sendmsg`` commands, dialplan apps and API commands.
 
 Follows ``switch_ivr_park`` / ``switch_ivr_parse_event`` (switch_ivr.c) and
-``switch_core_session_exec`` (switch_core_session.c): apps run one after another; each fires
+``switch_core_session_exec`` (switch_core_session.c), checked against the real FreeSWITCH 1.11:
+the park loop starts a moment after ``connect`` (so CHANNEL_PARK races the controller's
+``myevents``) and runs queued commands on its 20 ms frame clock (before media: one per tick),
+so ``+OK`` comes before CHANNEL_EXECUTE. Apps run one after another; each fires
 CHANNEL_EXECUTE, runs, fires CHANNEL_EXECUTE_COMPLETE with ``Application-Response`` (``_none_``
-unless the app set one) and ``Application-UUID`` (= the sendmsg's ``Event-UUID``). An unknown app
-hangs the call up with DESTINATION_OUT_OF_ORDER, as FS does.
+unless the app set one) and ``Application-UUID`` (= the sendmsg's ``Event-UUID``);
+``Application-Data`` only when there is an argument. An app that resets the session tears a
+running unicast down when it ends. When the park loop ends: CHANNEL_UNPARK and the ``socket``
+app's own CHANNEL_EXECUTE_COMPLETE. An unknown app hangs the call up with
+DESTINATION_OUT_OF_ORDER, as FS does.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 import wave
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -34,6 +41,16 @@ a no-op in FS too)."""
 
 MEDIA_APPS = frozenset({"playback", "sleep", "record_session", "echo"})
 """Apps that need media: FS pre-answers an unanswered channel before running them."""
+
+RESET_APPS = frozenset({"playback", "record", "bridge", "transfer", "speak", "say", "phrase",
+                        "play_and_get_digits", "read", "gentones"})
+"""Apps that end with ``switch_core_session_reset``, which deactivates unicast (measured for
+playback; ``set``, ``export``, ``log``, ``sleep`` and ``answer`` leave it running)."""
+
+PARK_TICK_S = 0.02
+"""The park loop handles queued commands once per frame it reads."""
+PARK_START_S = 0.002
+"""From ``connect`` to ``switch_ivr_park`` firing CHANNEL_PARK (0–20 ms on the real one)."""
 
 _VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
@@ -61,6 +78,8 @@ class AppRunner:
         self._idle = gevent.event.Event()
         self._idle.set()
         self._break = gevent.event.Event()
+        self.parked = True
+        """Until the park loop ends (hangup, transfer, controller gone)."""
         self._apps: dict[str, Callable[[str], str | None]] = {
             "answer": self._answer, "pre_answer": self._pre_answer, "playback": self._playback,
             "sleep": self._sleep, "set": self._set, "export": self._set, "unset": self._unset,
@@ -90,23 +109,62 @@ class AppRunner:
     def wait_idle(self, timeout: float) -> bool:
         return self._idle.wait(timeout)
 
+    @property
+    def in_park(self) -> bool:
+        """The park loop runs (and will end with UNPARK and the hangup state machine)."""
+        return self._loop is not None and not self._loop.dead and self.parked
+
     def stop(self) -> None:
         if self._loop is not None:
             self._loop.kill(block=False)
 
     def _park_loop(self) -> None:
         s = self.s
+        gevent.sleep(PARK_START_S)
+        if s.channel.up:
+            s.fire("CHANNEL_PARK", function="switch_ivr_park")
+        started = time.monotonic()
+        batch = False
         while s.channel.up and not s.transferred:
             kind, cmd = self._queue.get()
             if kind == "gone":
                 break
-            if kind == "msg" and cmd is not None:
-                try:
-                    self._process(cmd)
-                except Exception as exc:  # a stand-in bug must show up in the record
-                    log.exception("stand-in %s: failed on %s", s.uuid, cmd.line)
-                    s.record.errors.append(f"stand-in failed on {cmd.header_list}: {exc!r}")
-        s.socket_app_returned()
+            if kind != "msg" or cmd is None:
+                continue
+            if not batch:
+                self._next_tick(started)
+            try:
+                self._process(cmd)
+            except Exception as exc:  # a stand-in bug must show up in the record
+                log.exception("stand-in %s: failed on %s", s.uuid, cmd.line)
+                s.record.errors.append(f"stand-in failed on {cmd.header_list}: {exc!r}")
+            # switch_ivr_parse_all_events: with media, everything queued runs in one go
+            batch = s.media.media_ready and not self._queue.empty()
+        self._park_ended()
+
+    @staticmethod
+    def _next_tick(started: float) -> None:
+        ticks = int((time.monotonic() - started) / PARK_TICK_S) + 1
+        gevent.sleep(max(0.0, started + ticks * PARK_TICK_S - time.monotonic()))
+
+    def _park_ended(self) -> None:
+        """CHANNEL_UNPARK, the socket app's EXECUTE_COMPLETE, then what the channel does next."""
+        s = self.s
+        s.media.deactivate()
+        s.fire("CHANNEL_UNPARK", function="switch_ivr_park")
+        response = s.channel.variables.get("current_application_response") or "_none_"
+        s.fire("CHANNEL_EXECUTE_COMPLETE",
+               [("Application", "socket"), ("Application-Data", s.channel.socket_data),
+                ("Application-Response", response), ("Application-UUID", new_uuid())],
+               function="switch_core_session_exec")
+        self.parked = False
+        if not s.channel.up:
+            s.hangup_state_machine()
+        elif s.transferred:
+            for state in ("CS_ROUTING", "CS_EXECUTE"):
+                s.enter_state(state)
+        else:  # the controller went away
+            s.socket_app_returned()
 
     # ------------------------------------------------------------------ sendmsg
 
@@ -151,22 +209,25 @@ class AppRunner:
             self._pre_answer("")
         expanded = _VARIABLE.sub(lambda m: s.channel.variables.get(m.group(1), ""), arg)
         s.record.executed.append((app, expanded))
-        s.channel.variables.update(current_application=app,
-                                   current_application_data=expanded)
-        s.channel.variables.pop("current_application_response", None)
+        s.channel.set_variable("current_application", app)
+        s.channel.set_variable("current_application_data", expanded)
+        s.channel.set_variable("current_application_response", "")
+        data = [("Application-Data", expanded)] if expanded else []
         self._idle.clear()
         self._break.clear()
         s.media.forwarding = False
         try:
-            s.fire("CHANNEL_EXECUTE", [("Application", app), ("Application-Data", expanded),
+            s.fire("CHANNEL_EXECUTE", [("Application", app), *data,
                                        ("Application-UUID", app_uuid)],
                    function="switch_core_session_exec")
             response = handler(expanded) if handler else None
             if response:
-                s.channel.variables["current_application_response"] = response
+                s.channel.set_variable("current_application_response", response)
+            if app in RESET_APPS:
+                s.media.reset()
             s.media.forwarding = True
             s.fire("CHANNEL_EXECUTE_COMPLETE",
-                   [("Application", app), ("Application-Data", expanded),
+                   [("Application", app), *data,
                     ("Application-Response", response or "_none_"),
                     ("Application-UUID", app_uuid)],
                    function="switch_core_session_exec")
@@ -190,9 +251,12 @@ class AppRunner:
         if "native" in flags:
             s.record.errors.append("unicast flags native: the stand-in only speaks L16")
         try:
-            s.media.activate(local_ip, local_port, remote_ip, remote_port)
+            note = s.media.activate(local_ip, local_port, remote_ip, remote_port)
         except OSError as exc:
             s.record.errors.append(f"unicast bind {local_ip}:{local_port} failed: {exc}")
+            return
+        if note:
+            s.record.errors.append(note)
             return
         s.record.unicast = {"local_ip": local_ip, "local_port": str(local_port),
                             "remote_ip": remote_ip, "remote_port": str(remote_port),
@@ -270,7 +334,9 @@ class AppRunner:
 
     # ------------------------------------------------------------------ api / bgapi
 
-    def api(self, line: str) -> str:
+    def api(self, line: str, *, in_listener: bool = False) -> str:
+        """One API command. ``in_listener``: run by the socket's own listener (``api``), which
+        then notices a hangup it caused at once (``bgapi`` runs in a thread of its own)."""
         s = self.s
         command, _, arg = line.strip().partition(" ")
         args = arg.split()
@@ -279,7 +345,11 @@ class AppRunner:
                        "uuid_getvar") and not mine:
             return "-ERR No such channel!\n"
         if command == "uuid_kill":
-            s.hang_up(args[1] if len(args) > 1 else "NORMAL_CLEARING", "controller")
+            cause = args[1] if len(args) > 1 else "NORMAL_CLEARING"
+            if in_listener:  # the api/response goes out first, then CHANNEL_HANGUP
+                s.after_reply(lambda: s.hang_up(cause, "controller", noticed_by_listener=True))
+            else:
+                s.hang_up(cause, "controller")
             return "+OK\n"
         if command == "uuid_transfer":
             rest = arg.split(" ", 1)[1].strip() if " " in arg else ""

@@ -10,6 +10,7 @@ import gevent
 
 from .script import (
     CallerSpeech,
+    Echo,
     HangUp,
     Pause,
     Say,
@@ -42,7 +43,9 @@ def play_script(standin: FreeSwitchStandIn, script: list[Step]) -> None:
         elif isinstance(step, HangUp):
             standin.hang_up("NORMAL_CLEARING", "caller")
         elif isinstance(step, SendDtmf):
-            _dtmf(standin, step.digit)
+            send_dtmf(standin, step.digit)
+        elif isinstance(step, Echo):
+            standin.media.echo = True
         else:
             raise TypeError(f"unknown script step {step!r}")
 
@@ -93,8 +96,9 @@ def _wait_for_silence(standin: FreeSwitchStandIn, step: WaitForAgentSilence) -> 
             return
 
 
-def _dtmf(standin: FreeSwitchStandIn, digit: str) -> None:
-    """The park loop dequeues the digit and fires DTMF (no variables, ESL.md §4)."""
+def send_dtmf(standin: FreeSwitchStandIn, digit: str) -> None:
+    """The caller presses ``digit``: the park loop dequeues it and fires DTMF (no variables,
+    ESL.md §4)."""
     if not standin.media.media_ready:
         return
     standin.fire("DTMF", [("DTMF-Digit", digit), ("DTMF-Duration", "2000"),

@@ -28,6 +28,12 @@ _STATE_NUMBERS = {"CS_NEW": "0", "CS_INIT": "1", "CS_ROUTING": "2", "CS_SOFT_EXE
 _CODEC_BIT_RATES = {"PCMU": "64000", "PCMA": "64000", "G722": "64000", "L16": "128000",
                     "OPUS": "0"}
 
+Q850 = {"UNALLOCATED_NUMBER": "1", "NORMAL_CLEARING": "16", "USER_BUSY": "17",
+        "NO_USER_RESPONSE": "18", "NO_ANSWER": "19", "CALL_REJECTED": "21",
+        "DESTINATION_OUT_OF_ORDER": "27", "NORMAL_TEMPORARY_FAILURE": "41",
+        "ORIGINATOR_CANCEL": "487", "ALLOTTED_TIMEOUT": "602", "MANAGER_REQUEST": "503"}
+"""``hangup_cause_q850`` for the causes the project uses (switch_channel.c CAUSE_CHART)."""
+
 
 def _micros(ts: float) -> str:
     return str(int(ts * 1_000_000)) if ts else "0"
@@ -45,6 +51,7 @@ class Channel:
     rate: int
     socket_data: str
     state: str = "CS_EXECUTE"
+    state_number: str = "4"
     call_state: str = "RINGING"
     answer_state: str = "ringing"
     created: float = field(default_factory=time.time)
@@ -89,12 +96,26 @@ class Channel:
         self.answered_at = time.time()
 
     def hang_up(self, cause: str) -> None:
+        """``switch_channel_perform_hangup``: CHANNEL_HANGUP still says ``CS_EXECUTE`` (state
+        number 10) and the old call state; the state machine moves on later."""
         self.hangup_cause = cause
         self.hangup_at = time.time()
-        self.state = "CS_HANGUP"
-        self.call_state = "HANGUP"
+        self.state_number = "10"
         self.answer_state = "hangup"
-        self.variables["hangup_cause"] = cause
+
+    def enter_state(self, state: str) -> None:
+        """``switch_channel_perform_set_running_state`` (CHANNEL_STATE)."""
+        self.state = state
+        self.state_number = _STATE_NUMBERS.get(state, "4")
+        if state == "CS_REPORTING":
+            self.call_state = "HANGUP"
+
+    def set_variable(self, name: str, value: str) -> None:
+        """``switch_channel_set_variable``: a new value goes to the end of the list; an empty
+        one deletes it."""
+        self.variables.pop(name, None)
+        if value:
+            self.variables[name] = value
 
     # ------------------------------------------------------------------ header blocks
 
@@ -149,14 +170,15 @@ class Channel:
             ("Privacy-Hide-Name", "false"),
             ("Privacy-Hide-Number", "false"),
         ]
-        return [(f"{prefix}-{name}", value) for name, value in fields]
+        # switch_caller_profile_event_set_data leaves out what is empty
+        return [(f"{prefix}-{name}", value) for name, value in fields if value]
 
     def basic_data(self) -> Headers:
         bit_rate = _CODEC_BIT_RATES.get(self.codec.upper(), "64000")
         return [
             ("Channel-State", self.state),
             ("Channel-Call-State", self.call_state),
-            ("Channel-State-Number", _STATE_NUMBERS.get(self.state, "4")),
+            ("Channel-State-Number", self.state_number),
             ("Channel-Name", self.name),
             ("Unique-ID", self.uuid),
             ("Call-Direction", "inbound"),
@@ -164,6 +186,7 @@ class Channel:
             ("Channel-HIT-Dialplan", "true"),
             ("Channel-Call-UUID", self.uuid),
             ("Answer-State", self.answer_state),
+            *([("Hangup-Cause", self.hangup_cause)] if self.hangup_cause else []),
             ("Channel-Read-Codec-Name", self.codec),
             ("Channel-Read-Codec-Rate", str(self.rate)),
             ("Channel-Read-Codec-Bit-Rate", bit_rate),
@@ -178,11 +201,13 @@ class Channel:
         return [*self.basic_data(), *self.caller_profile("Caller"), *variables]
 
     def event(self, name: str, extra: Headers = (), *, function: str = "",
-              with_variables: bool = True) -> Headers:
-        """A channel event as FS fires it: base block, channel data, then ``extra``."""
+              with_variables: bool = True, leading: Headers = ()) -> Headers:
+        """A channel event as FS fires it: base block, ``leading`` (headers added before the
+        channel data, like HANGUP_COMPLETE's first ``Hangup-Cause``), channel data, ``extra``."""
         data = self.channel_data() if with_variables else [
             *self.basic_data(), *self.caller_profile("Caller")]
-        return [*self._event_base(name, function or "switch_channel_event"), *data, *extra]
+        return [*self._event_base(name, function or "switch_channel_event"), *leading, *data,
+                *extra]
 
     def connect_headers(self) -> Headers:
         """The CHANNEL_DATA event ``parse_command`` builds for ``connect`` (before the tail)."""

@@ -62,7 +62,13 @@ class SendDtmf:
     digit: str
 
 
-Step = Say | Pause | WaitForAgentSilence | WaitForAgentAudio | HangUp | SendDtmf
+@dataclass(frozen=True)
+class Echo:
+    """From now on the caller's line echoes what the agent sends (like FreeSWITCH's ``echo``
+    app on the other leg of a loopback call)."""
+
+
+Step = Say | Pause | WaitForAgentSilence | WaitForAgentAudio | HangUp | SendDtmf | Echo
 
 
 @dataclass

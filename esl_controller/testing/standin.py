@@ -2,8 +2,17 @@
 
 It dials the controller like ``socket_function`` and then behaves like ``listener_run`` /
 ``parse_command`` (mod_event_socket.c) on the socket and like ``switch_ivr_park`` /
-``switch_core_session_exec`` on the channel (ESL.md). Where it differs from FreeSWITCH, that is a
-bug in it. The apps it runs live in :mod:`.apps`.
+``switch_core_session_exec`` on the channel (ESL.md), as measured on the real FreeSWITCH 1.11
+(../shared/freeswitch; ``tests/test_standin_vs_real.py`` runs the same scenarios against both).
+Where it differs from FreeSWITCH, that is a bug in it. The apps it runs live in :mod:`.apps`.
+
+At hangup it sends what the real one sends: CHANNEL_HANGUP; the running app's
+EXECUTE_COMPLETE; CHANNEL_UNPARK and the ``socket`` app's EXECUTE_COMPLETE; CHANNEL_STATE
+(CS_HANGUP, CS_REPORTING); CHANNEL_HANGUP_COMPLETE; then, with ``linger``, the linger notice
+(and the disconnect notice ``Linger-Time`` seconds later), without it the disconnect notice and
+the close. A hangup the listener causes itself (``api uuid_kill``) is noticed at once: the
+notice follows CHANNEL_HANGUP, and without linger the rest is flushed. Events go out like
+``read_packet`` writes them: the length/type block and the body in two writes.
 
 ``run()`` blocks the calling greenlet and returns a :class:`CallRecord`; many stand-ins can run
 at once in one process.
@@ -13,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import gevent
@@ -35,7 +45,7 @@ from ..protocol import (
     new_uuid,
 )
 from .apps import AppRunner
-from .channel import Channel, Headers
+from .channel import Q850, Channel, Headers
 from .events import Subscription
 from .script import Step
 from .unicast import CallerMedia
@@ -106,6 +116,7 @@ class FreeSwitchStandIn:
         self._finished = gevent.event.Event()
         self._notice_sent = False
         self._controlled = False
+        self._after_reply: list[Callable[[], None]] = []
         self._greenlets: list[gevent.Greenlet] = []
         self._agent_audio = bytearray()
         self.media = CallerMedia(rate, on_agent_packet=self._on_agent_packet)
@@ -154,9 +165,9 @@ class FreeSwitchStandIn:
 
     # ------------------------------------------------------------------ channel actions
 
-    def hang_up(self, cause: str, by: str | None) -> None:
-        """``switch_channel_hangup``: CHANNEL_HANGUP now; the listener's notice comes once the
-        running app (if any) has returned."""
+    def hang_up(self, cause: str, by: str | None, *, noticed_by_listener: bool = False) -> None:
+        """``switch_channel_hangup``: CHANNEL_HANGUP now; the rest of the hangup comes once the
+        park loop (and the app running in it) has returned."""
         if not self.channel.up:
             return
         self.channel.hang_up(cause)
@@ -164,24 +175,50 @@ class FreeSwitchStandIn:
         self.hungup.set()
         self.media.deactivate()
         self.apps.wake()
-        self.fire("CHANNEL_HANGUP", [("Hangup-Cause", cause)],
-                  function="switch_channel_perform_hangup")
-        self._spawn(self._after_hangup)
+        self.fire("CHANNEL_HANGUP", function="switch_channel_perform_hangup")
+        if noticed_by_listener:
+            self._listener_sees_hangup()
+        if not self.apps.in_park:
+            self._spawn(self.hangup_state_machine)
 
-    def _after_hangup(self) -> None:
-        self.apps.wait_idle(timeout=2.0)
-        if self._sock is None or self._listener_done.is_set():
-            self._check_finished()
+    def hangup_state_machine(self) -> None:
+        """CS_HANGUP, CS_REPORTING (``switch_core_session_reporting_state``), then the listener
+        notices the channel is gone."""
+        cause = self.channel.hangup_cause
+        self.channel.set_variable("hangup_cause", cause)
+        self.channel.set_variable("hangup_cause_q850", Q850.get(cause, "0"))
+        self.enter_state("CS_HANGUP")
+        self.enter_state("CS_REPORTING")
+        self.fire("CHANNEL_HANGUP_COMPLETE", leading=[("Hangup-Cause", cause)],
+                  function="switch_core_session_reporting_state")
+        self._listener_sees_hangup()
+        self._check_finished()
+
+    def enter_state(self, state: str) -> None:
+        self.channel.enter_state(state)
+        self.fire("CHANNEL_STATE", function="switch_channel_perform_set_running_state",
+                  with_variables=False)
+
+    def _listener_sees_hangup(self) -> None:
+        """``listener_run`` finds the channel down: the linger notice (and the disconnect after
+        ``Linger-Time``), or without linger the disconnect notice and the close."""
+        if self._notice_sent or self._sock is None or self._listener_done.is_set():
             return
-        if self.lingering:
-            self._write(disconnect_notice(self.uuid, True, self.channel.name, self.linger_time))
-            self.fire("CHANNEL_HANGUP_COMPLETE", [("Hangup-Cause", self.channel.hangup_cause)],
-                      function="switch_core_session_reporting_state")
-            if self.linger_time >= 0:
-                gevent.sleep(self.linger_time)
-                self._end_listener()
-        else:
+        self._notice_sent = True
+        if not self.lingering:
             self._end_listener()
+            return
+        self._write(disconnect_notice(self.uuid, True, self.channel.name, self.linger_time))
+        if self.linger_time >= 0:
+            self._spawn(self._linger_then_close)
+
+    def _linger_then_close(self) -> None:
+        gevent.sleep(self.linger_time)
+        self._end_listener()
+
+    def after_reply(self, action: Callable[[], None]) -> None:
+        """Run ``action`` in the listener right after the current command's reply is sent."""
+        self._after_reply.append(action)
 
     def transfer(self, target: str) -> None:
         """The call leaves the park loop for another extension; the socket stays open until
@@ -207,30 +244,32 @@ class FreeSwitchStandIn:
     # ------------------------------------------------------------------ events out
 
     def fire(self, name: str, extra: Headers = (), *, function: str = "",
-             with_variables: bool = True, body: bytes | None = None) -> None:
-        headers = self.channel.event(name, extra, function=function, with_variables=with_variables)
+             with_variables: bool = True, body: bytes | None = None,
+             leading: Headers = ()) -> None:
+        headers = self.channel.event(name, extra, function=function,
+                                     with_variables=with_variables, leading=leading)
         self.fire_headers(headers, body)
 
     def fire_headers(self, headers: Headers, body: bytes | None = None) -> None:
-        """Queue an event to the controller if its subscription takes it (FS ``event_handler``).
-        Without linger, a channel that is down flushes everything but CHANNEL_HANGUP."""
+        """Send an event to the controller if its subscription takes it (FS ``event_handler``)."""
         if self._sock is None or self._listener_done.is_set():
             return
         name = headers[0][1]
-        if self.hungup.is_set() and not self.lingering and name != "CHANNEL_HANGUP":
-            return
         if not self.subscription.wants(dict(headers)):
             return
-        if self._write(event_frame(headers, body, fmt=self.subscription.fmt)):
+        frame = event_frame(headers, body, fmt=self.subscription.fmt)
+        split = frame.index(b"\n\n") + 2
+        if self._write(frame[:split], frame[split:]):
             self.record.events_sent.append(name)
 
-    def _write(self, data: bytes) -> bool:
+    def _write(self, *parts: bytes) -> bool:
         sock = self._sock
         if sock is None:
             return False
         with self._write_lock:
             try:
-                sock.sendall(data)
+                for data in parts:
+                    sock.sendall(data)
                 return True
             except OSError:
                 return False
@@ -272,6 +311,9 @@ class FreeSwitchStandIn:
             reply = self._handle(cmd)
             if reply:
                 self._write(reply)
+            actions, self._after_reply = self._after_reply, []
+            for action in actions:
+                action()
             if cmd.name in ("exit", "...") or cmd.line.startswith("..."):
                 break
         self._end_listener()
@@ -320,8 +362,7 @@ class FreeSwitchStandIn:
             return command_reply("+OK")
         if low.startswith("connect"):
             self._controlled = True
-            self.apps.start()
-            self.fire("CHANNEL_PARK", function="switch_ivr_park")
+            self.apps.start()  # its first act, a moment later: CHANNEL_PARK
             return connect_reply(self.channel.connect_headers())
         if low.startswith("getvar"):
             name = line.split(" ", 1)[1] if " " in line else ""
@@ -334,7 +375,7 @@ class FreeSwitchStandIn:
         if low.startswith("sendmsg"):
             return command_reply(self._sendmsg(cmd))
         if low.startswith("api "):
-            return api_response(self.apps.api(line[4:]))
+            return api_response(self.apps.api(line[4:], in_listener=True))
         if low.startswith("bgapi "):
             job_uuid = cmd.headers.get("Job-UUID") or new_uuid()
             self._spawn(self.apps.bgapi, line[6:], job_uuid)

@@ -1,10 +1,16 @@
 """The stand-in's media: the caller's mouth and FS's side of the core ``unicast`` fork.
 
-Like FS (ESL.md §3): it binds ``local-ip:local-port``; every 20 ms one caller frame (L16, host
-order, channel rate, no RTP header) goes to ``remote-ip:remote-port`` — but only while the park
-loop is idle (no app running); datagrams arriving on the local port from anyone are "written to
-the caller" (here: recorded) the whole time. The caller's mouth runs on its own clock from the
-moment the call exists: speech said while nothing forwards it is lost, as on a real line.
+Like FS (ESL.md §3, measured on the real FreeSWITCH 1.11 in ../shared/freeswitch): it binds
+``local-ip:local-port``; every 20 ms one caller frame (L16, host order, channel rate, no RTP
+header) goes to ``remote-ip:remote-port`` — but only while the park loop is idle (no app
+running); datagrams arriving on the local port from anyone are "written to the caller" (here:
+recorded). While the caller says nothing, FS sends comfort-noise fill: 0xFF bytes (sample -1),
+not zeros. An app that resets the session (``playback`` and the other file/bridge apps, not
+``set`` or ``sleep``) tears the unicast down when it ends, and ``switch_ivr_park`` keeps a stale
+pointer to that first connection: a unicast started again in the same socket session is created
+and shut down 20 ms later, with no datagram either way. The caller's mouth runs on its own clock
+from the moment the call exists: speech said while nothing forwards it is lost, as on a real
+line.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from .script import is_voiced
 log = logging.getLogger(__name__)
 
 FRAME_S = 0.02
+FILL_BYTE = 0xFF
+"""What FS sends for a frame without caller audio (``memset(decoded, 255, ...)`` for CNG)."""
 
 
 class CallerMedia:
@@ -35,9 +43,13 @@ class CallerMedia:
         """Set at answer/pre-answer: before that no caller audio exists on the channel."""
         self.forwarding = True
         """False while a sendmsg app runs (the park loop does not read then)."""
-        self.active: dict[str, str] | None = None
         self.frames_sent = 0
-        self._silence = bytes(self.frame_bytes)
+        self.echo = False
+        """The far end echoes what the agent sends (``echo`` on the other loopback leg)."""
+        self.torn_down = False
+        """A reset tore the first unicast down; the park loop's pointer to it is stale now."""
+        self._silence = bytes([FILL_BYTE]) * self.frame_bytes
+        self._dead: list[socket.socket] = []
         self._speech: deque[tuple[bytes, gevent.event.AsyncResult | None]] = deque()
         self._sock: socket.socket | None = None
         self._remote: tuple[str, int] | None = None
@@ -90,22 +102,40 @@ class CallerMedia:
             self.frames_sent += 1
         except OSError as exc:  # FS deactivates unicast on a sendto error
             log.info("stand-in unicast sendto failed, deactivating: %s", exc)
-            self.deactivate()
+            self.reset()
 
     # ------------------------------------------------------------------ unicast
 
-    def activate(self, local_ip: str, local_port: int, remote_ip: str, remote_port: int) -> None:
-        """Bind the local port and start forwarding; raises OSError if the bind fails."""
-        self.deactivate()
+    def activate(self, local_ip: str, local_port: int, remote_ip: str,
+                 remote_port: int) -> str | None:
+        """``switch_ivr_activate_unicast`` + the park loop picking it up. Binds the local port
+        (OSError if that fails). Returns a note when FS would not really use this one."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             sock.bind((local_ip, local_port))
         except OSError:
             sock.close()
             raise
+        if self.torn_down:
+            # the park loop still holds the first, closed connection: its sendto fails and
+            # switch_ivr_deactivate_unicast shuts the new one down one frame later
+            gevent.spawn_later(FRAME_S, sock.close)
+            return ("unicast started again after an app tore the first one down: FS creates it "
+                    "and shuts it down 20 ms later, no audio flows")
+        if self._sock is not None:
+            self._dead.append(sock)  # bound, but the park loop keeps feeding the first one
+            return ("unicast started twice: FS keeps using the first one; datagrams to the "
+                    f"second port {local_port} are ignored")
         self._sock = sock
         self._remote = (remote_ip, remote_port)
         self._receiver = gevent.spawn(self._receive, sock)
+        return None
+
+    def reset(self) -> None:
+        """``switch_core_session_reset`` at the end of an app such as playback."""
+        if self._sock is not None:
+            self.torn_down = True
+        self.deactivate()
 
     def deactivate(self) -> None:
         sock, self._sock, self._remote = self._sock, None, None
@@ -114,6 +144,9 @@ class CallerMedia:
             self._receiver = None
         if sock is not None:
             sock.close()
+        dead, self._dead = self._dead, []
+        for extra in dead:
+            extra.close()
 
     def _receive(self, sock: socket.socket) -> None:
         while True:
@@ -126,6 +159,8 @@ class CallerMedia:
                 self.last_voiced_at = now
                 self.voiced.set()
             self._on_agent_packet(now, data)
+            if self.echo:
+                self._speech.append((data, None))
 
     def stop(self) -> None:
         self.deactivate()
