@@ -10,7 +10,9 @@ WITH_TEST=0
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 DEBS="espeak-ng sox python3-venv"
-[ "$WITH_TEST" = 1 ] && DEBS="$DEBS chromium"
+# tests: Chromium (admin browser tests); the real FreeSWITCH's runtime libraries
+# (third_party/freeswitch/) and sipp (sip-tester) for its SIP calls
+[ "$WITH_TEST" = 1 ] && DEBS="$DEBS chromium sip-tester $(grep -v '^#' third_party/freeswitch/debian-runtime-packages.txt | tr '\n' ' ')"
 missing=""
 for pkg in $DEBS; do dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"; done
 if [ -n "$missing" ]; then
