@@ -16,18 +16,22 @@ from .config import (
 from .db import Base, create_db_app, db, init_db, upgrade_schema
 from .knowledge import KnowledgeChunk, KnowledgeDocument
 from .privacy import (
+    AUDIT_ACTIONS,
     AuditEntry,
     PendingFileDeletion,
     RecordingPolicy,
+    add_audit,
+    caller_ref,
     caller_spellings,
+    masked_number,
     recording_policy,
 )
 
 __all__ = [
-    "CHAT_STATUSES", "END_REASONS", "WINDOW_CATEGORIES", "WINDOW_KINDS",
+    "AUDIT_ACTIONS", "CHAT_STATUSES", "END_REASONS", "WINDOW_CATEGORIES", "WINDOW_KINDS",
     "Agent", "AuditEntry", "Base", "Chat", "ChatEvent", "CustomerSettings", "KnowledgeChunk",
     "KnowledgeDocument", "PendingFileDeletion", "PhoneNumber", "Recording", "RecordingPolicy",
     "TimeWindow", "Turn", "User", "WindowPeriod",
-    "caller_spellings", "create_db_app", "db", "init_db", "recording_policy", "upgrade_schema",
-    "utcnow",
+    "add_audit", "caller_ref", "caller_spellings", "create_db_app", "db", "init_db",
+    "masked_number", "recording_policy", "upgrade_schema", "utcnow",
 ]

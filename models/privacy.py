@@ -5,6 +5,8 @@ was written."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,30 @@ from .chats import Chat, utcnow
 from .config import PhoneNumber
 from .db import db
 from .timewindows import normalize_number
+
+# Stored action -> German label in the admin's "Protokoll".
+AUDIT_ACTIONS = {
+    "login": "Angemeldet",
+    "chat.open": "Chat geöffnet",
+    "recording.play": "Aufnahme abgespielt",
+    "recording.download": "Aufnahme heruntergeladen",
+    "data.export": "Daten exportiert",
+    "data.erase": "Daten gelöscht",
+    "retention.purge": "Aufbewahrungsfrist: gelöscht",
+    "settings.change": "Einstellungen geändert",
+    "agent.create": "Agent angelegt",
+    "agent.change": "Agent geändert",
+    "agent.delete": "Agent gelöscht",
+    "knowledge.upload": "Wissensdokument hochgeladen",
+    "knowledge.delete": "Wissensdokument gelöscht",
+    "number.create": "Nummer angelegt",
+    "number.change": "Nummer geändert",
+    "number.delete": "Nummer gelöscht",
+    "window.create": "Zeitfenster angelegt",
+    "window.change": "Zeitfenster geändert",
+    "window.delete": "Zeitfenster gelöscht",
+    "user.create": "Benutzer angelegt",
+}
 
 
 class AuditEntry(db.Model):
@@ -78,3 +104,27 @@ def caller_spellings(session: Session, number: str) -> list[str]:
         return []
     stored = session.scalars(select(Chat.caller_number).distinct())
     return sorted(raw for raw in stored if raw and normalize_number(raw) == wanted)
+
+
+def add_audit(session: Session, action: str, *, actor: str, user_id: int | None = None,
+              target: str = "", target_ref: str = "", **details: Any) -> AuditEntry:
+    """One audit entry (the caller commits). ``details``: counts and field names only."""
+    entry = AuditEntry(action=action, actor=actor[:120], user_id=user_id, target=target[:200],
+                       target_ref=target_ref[:80], details=details, at=utcnow())
+    session.add(entry)
+    return entry
+
+
+def caller_ref(secret: str, number: str) -> str:
+    """What the audit log stores to find a caller again: a keyed hash of the normalised number
+    (the number itself would outlive its erasure there)."""
+    digest = hmac.new(secret.encode(), normalize_number(number).encode(), hashlib.sha256)
+    return "caller:" + digest.hexdigest()[:32]
+
+
+def masked_number(number: str) -> str:
+    """``491701234567`` → ``+4917…67``: enough to tell callers apart in the audit log."""
+    digits = normalize_number(number)
+    if len(digits) < 6:
+        return "…"
+    return f"+{digits[:4]}…{digits[-2:]}"
