@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from pathlib import Path
 
@@ -16,25 +15,14 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
                         help="Datenordner (SQLite-Datei, Aufnahmen, Modelle); Standard: ./data")
 
 
-def patch_process() -> None:
-    """gevent's monkey-patching, exactly as the node runs (``run`` and ``call``): sockets, DNS,
-    subprocess, threads and locks become cooperative. The tests of the patched process use this
-    same function (tests/test_node_process.py)."""
+def cmd_run(args: argparse.Namespace) -> int:
     from gevent import monkey
 
     monkey.patch_all()
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    patch_process()
     import gevent
-    from gevent.event import Event
 
     from .node import build_node
 
-    stopping = Event()  # SIGTERM (systemctl stop) or Ctrl-C, also while the models load
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        gevent.signal_handler(signum, stopping.set)
     overrides = {}
     if args.esl_port is not None:
         overrides["esl_port"] = args.esl_port
@@ -54,13 +42,10 @@ def cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         for problem in node.services.engine_problems:
             print(f"  - {problem}", file=sys.stderr)
-    stopping.wait()
-    calls = node.controller.active_calls
-    running = {0: "", 1: ": 1 laufender Anruf geht an die Ersatzweiterleitung"}.get(
-        calls, f": {calls} laufende Anrufe gehen an die Ersatzweiterleitung")
-    print(f"KI-Voicegate wird beendet{running} …", file=sys.stderr, flush=True)
-    node.stop()
-    print("KI-Voicegate beendet.", file=sys.stderr, flush=True)
+    try:
+        gevent.wait()
+    except KeyboardInterrupt:
+        node.stop()
     return 0
 
 
@@ -87,7 +72,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_call(args: argparse.Namespace) -> int:
-    patch_process()
+    from gevent import monkey
+
+    monkey.patch_all()
     from .test_call import place_test_call
 
     settings = load_settings(args.data)
