@@ -72,6 +72,9 @@ def start_scheduler(node: Node):
                                                  "problems": node.services.engine_problems})
     except ImportError:
         log.info("master sync not available")
+    from .privacy_job import schedule_retention  # retention purge: at start, then hourly
+
+    schedule_retention(scheduler, node.db_app, node.settings.recordings_dir)
     scheduler.start()
     return scheduler
 
