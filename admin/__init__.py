@@ -76,12 +76,14 @@ def create_app(
 
     from . import (
         agent_views,
+        audit,
         auth,
         chats,
         errors,
         formatting,
         numbers,
         phone_display,
+        privacy_views,
         settings_views,
         system,
     )
@@ -96,6 +98,8 @@ def create_app(
     app.register_blueprint(agent_views.bp)
     app.register_blueprint(settings_views.bp)
     app.register_blueprint(system.bp)
+    app.register_blueprint(privacy_views.bp)
+    app.register_blueprint(audit.bp)
 
     @app.get("/")
     @auth.login_required

@@ -25,6 +25,7 @@ from .agent_form import (
     parse_agent_form,
     target_key_param,
 )
+from .audit import record as audit
 from .auth import admin_required
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ def create(template_key: str) -> Any:
         return _render_form(template, form, None), 400
     db.session.commit()
     log.info("agent %s (%s) created", agent.id, template.key)
+    audit("agent.create", f"Agent „{agent.name}“", f"agent:{agent.id}", template=template.key)
     if takes_documents(template):
         flash(f"Agent „{agent.name}“ angelegt. Laden Sie jetzt die Dokumente hoch, aus denen "
               "er antwortet.", "success")
@@ -140,6 +142,7 @@ def edit(agent_id: int) -> Any:
         form.errors = exc.errors
         return _render_form(template, form, agent), 400
     db.session.commit()
+    audit("agent.change", f"Agent „{agent.name}“", f"agent:{agent.id}")
     flash(f"Agent „{agent.name}“ gespeichert.", "success")
     return redirect(url_for("agents.index"))
 
@@ -150,6 +153,7 @@ def duplicate(agent_id: int) -> Response:
     agent = _agent_or_404(agent_id)
     copy = manage.duplicate_agent(db.session, agent)
     db.session.commit()
+    audit("agent.create", f"Agent „{copy.name}“", f"agent:{copy.id}", copy_of=agent.id)
     flash(f"Kopie „{copy.name}“ angelegt.", "success")
     return redirect(url_for("agents.edit", agent_id=copy.id))
 
@@ -166,6 +170,7 @@ def delete(agent_id: int) -> Any:
     name = agent.name
     windows = manage.delete_agent(db.session, agent)
     db.session.commit()
+    audit("agent.delete", f"Agent „{name}“", f"agent:{agent_id}", windows=len(windows))
     message = f"Agent „{name}“ gelöscht"
     message += f", dazu {len(windows)} Zeitfenster." if windows else "."
     flash(message, "success")
@@ -191,6 +196,7 @@ def upload_document(agent_id: int) -> Response:
         return redirect(url_for("agents.edit", agent_id=agent_id) + "#wissen")
     db.session.commit()
     pieces = len(document.chunks)
+    audit("knowledge.upload", f"Agent „{agent.name}“: {document.filename}", f"agent:{agent.id}")
     flash(f"„{document.filename}“ hochgeladen ({pieces} Abschnitt{'' if pieces == 1 else 'e'}).",
           "success")
     return redirect(url_for("agents.edit", agent_id=agent_id) + "#wissen")
@@ -204,5 +210,7 @@ def delete_knowledge(agent_id: int, document_id: int) -> Response:
         abort(404)
     delete_document(db.session, document_id)
     db.session.commit()
+    audit("knowledge.delete", f"Agent „{agent.name}“: Dokument {document_id}",
+          f"agent:{agent.id}")
     flash("Dokument gelöscht.", "success")
     return redirect(url_for("agents.edit", agent_id=agent_id) + "#wissen")

@@ -122,6 +122,10 @@ def login() -> Any:
     session.permanent = True
     session["user_id"] = user.id
     log.info("user %s logged in", user.username)
+    g.user = user
+    from .audit import record
+
+    record("login", f"Benutzer {user.username}", f"user:{user.id}")
     return redirect(_safe_next(next_url))
 
 

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 
 from models import CHAT_STATUSES, END_REASONS, Agent, Chat, CustomerSettings, Recording, db
 
+from .audit import record as audit
 from .auth import login_required
 from .chat_search import STATUS_FILTERS, ChatFilter, find_chats, status_counts
 from .formatting import format_datetime, local_now
@@ -45,6 +46,7 @@ EVENT_LABELS = {
     "hangup": "Aufgelegt",
     "fallback": "Ersatzweiterleitung",
     "error": "Fehler",
+    "recording_off": "Keine Aufnahme",
 }
 TIMING_LABELS = {
     "endpoint": "Sprechende erkannt", "stt": "Spracherkennung", "llm_ttft": "KI erstes Wort",
@@ -114,6 +116,7 @@ def detail(chat_id: int) -> str:
             selectinload(Chat.turns), selectinload(Chat.events), selectinload(Chat.recordings)))
     if chat is None:
         abort(404)
+    audit("chat.open", f"Chat {chat.id}", f"chat:{chat.id}")
     return render_template(
         "chats/detail.html", chat=chat, timeline=_timeline(chat), end_reasons=END_REASONS,
         timing_labels=TIMING_LABELS, poll_seconds=current_app.config["CHAT_POLL_SECONDS"],
@@ -195,5 +198,10 @@ def recording(chat_id: int, recording_id: int) -> Response:
     if rec is None or rec.chat_id != chat_id:
         abort(404)
     folder = Path(current_app.config["RECORDINGS_DIR"]).resolve()
+    download = request.args.get("herunterladen") == "1"
+    # a player fetches in ranges: audited once per playback, at its first byte
+    if download or request.headers.get("Range", "bytes=0-").startswith("bytes=0-"):
+        audit("recording.download" if download else "recording.play",
+              f"Chat {chat_id}, Aufnahme {recording_id}", f"chat:{chat_id}")
     # send_from_directory refuses paths that leave the folder (safe_join) with a 404.
-    return send_from_directory(folder, rec.path, conditional=True)
+    return send_from_directory(folder, rec.path, conditional=True, as_attachment=download)

@@ -33,8 +33,15 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
+def _cli_actor() -> str:
+    try:
+        return f"Kommandozeile ({getpass.getuser()})"
+    except Exception:  # no user name in this environment
+        return "Kommandozeile"
+
+
 def cmd_create_user(args: argparse.Namespace) -> int:
-    from models import create_db_app, db, upgrade_schema
+    from models import add_audit, create_db_app, db, upgrade_schema
     from voicegate.settings import load_settings
 
     from .users import create_user
@@ -45,7 +52,11 @@ def cmd_create_user(args: argparse.Namespace) -> int:
         app = create_db_app(settings.sqlalchemy_url)
         upgrade_schema(app)
         with app.app_context():
-            create_user(args.username, password, args.role)
+            user = create_user(args.username, password, args.role)
+            db.session.flush()
+            add_audit(db.session, "user.create", actor=_cli_actor(),
+                      target=f"Benutzer {user.username}", target_ref=f"user:{user.id}",
+                      role=args.role)
             db.session.commit()
     except UserError as exc:
         print(f"Fehler: {exc}", file=sys.stderr)

@@ -24,6 +24,7 @@ from models.timewindows import (
     window_spec,
 )
 
+from .audit import record as audit
 from .auth import admin_required
 from .formatting import customer_tz, local_now
 from .holiday_import import BUNDESLAENDER, public_holidays
@@ -132,6 +133,7 @@ def create() -> Any:
     db.session.add(number)
     db.session.commit()
     log.info("phone number %s created", normalized)
+    audit("number.create", f"Nummer {display_number(normalized)}", f"number:{number.id}")
     flash(f"Nummer {display_number(normalized)} angelegt. Legen Sie jetzt die Zeitfenster an.",
           "success")
     return redirect(url_for("numbers.detail", number_id=number.id))
@@ -194,8 +196,44 @@ def update(number_id: int) -> Response:
     number = _number_or_404(number_id)
     number.label = request.form.get("label", "").strip()[:200]
     db.session.commit()
+    audit("number.change", f"Nummer {display_number(number.number)}", f"number:{number_id}",
+          fields=["label"])
     flash("Bezeichnung gespeichert.", "success")
     return redirect(url_for("numbers.detail", number_id=number_id))
+
+
+MAX_ANNOUNCEMENT = 500
+
+
+@bp.post("/<int:number_id>/aufnahme")
+@admin_required
+def update_recording(number_id: int) -> Response:
+    """Recording on/off and the announcement spoken before the greeting (§ 201 StGB)."""
+    number = _number_or_404(number_id)
+    text = " ".join(request.form.get("announcement_text", "").split())
+    announce = request.form.get("announcement_enabled") == "on"
+    if announce and not text:
+        flash("Bitte den Text der Ansage eingeben oder die Ansage ausschalten.", "error")
+        return redirect(url_for("numbers.detail", number_id=number_id) + "#aufnahme")
+    if len(text) > MAX_ANNOUNCEMENT:
+        flash(f"Die Ansage darf höchstens {MAX_ANNOUNCEMENT} Zeichen lang sein.", "error")
+        return redirect(url_for("numbers.detail", number_id=number_id) + "#aufnahme")
+    before = (number.recording_enabled, number.announcement_enabled, number.announcement_text)
+    number.recording_enabled = request.form.get("recording_enabled") == "on"
+    number.announcement_enabled = announce
+    number.announcement_text = text or number.announcement_text
+    db.session.commit()
+    after = (number.recording_enabled, number.announcement_enabled, number.announcement_text)
+    changed = [name for name, old, new in zip(
+        ("recording_enabled", "announcement_enabled", "announcement_text"), before, after,
+        strict=True) if old != new]
+    audit("number.change", f"Nummer {display_number(number.number)}", f"number:{number_id}",
+          fields=changed, recording=number.recording_enabled)
+    state = "Anrufe werden aufgezeichnet" if number.recording_enabled else \
+        "Anrufe werden nicht aufgezeichnet"
+    state += ", mit Ansage vor der Begrüßung." if announce else ", ohne Ansage."
+    flash(f"Gespeichert: {state}", "success")
+    return redirect(url_for("numbers.detail", number_id=number_id) + "#aufnahme")
 
 
 @bp.post("/<int:number_id>/loeschen")
@@ -205,6 +243,7 @@ def delete(number_id: int) -> Response:
     shown = display_number(number.number)
     db.session.delete(number)
     db.session.commit()
+    audit("number.delete", f"Nummer {shown}", f"number:{number_id}")
     flash(f"Nummer {shown} und ihre Zeitfenster wurden gelöscht.", "success")
     return redirect(url_for("numbers.index"))
 
@@ -263,6 +302,8 @@ def new_window(number_id: int, kind: str) -> Any:
     db.session.add(window)
     _save_window(window, form)
     db.session.commit()
+    audit("window.create", f"Nummer {display_number(number.number)}: „{window.name}“",
+          f"number:{number_id}")
     flash(f"Zeitfenster „{window.name}“ angelegt.", "success")
     return redirect(url_for("numbers.detail", number_id=number_id))
 
@@ -287,6 +328,8 @@ def edit_window(number_id: int, window_id: int) -> Any:
         return _render_window_form(number, form, window, errors), 400
     _save_window(window, form)
     db.session.commit()
+    audit("window.change", f"Nummer {display_number(number.number)}: „{window.name}“",
+          f"number:{number_id}")
     flash(f"Zeitfenster „{window.name}“ gespeichert.", "success")
     return redirect(url_for("numbers.detail", number_id=number_id))
 
@@ -299,6 +342,8 @@ def delete_window(number_id: int, window_id: int) -> Response:
     name = window.name
     db.session.delete(window)
     db.session.commit()
+    audit("window.delete", f"Nummer {display_number(number.number)}: „{name}“",
+          f"number:{number_id}")
     flash(f"Zeitfenster „{name}“ gelöscht.", "success")
     return redirect(url_for("numbers.detail", number_id=number_id))
 
@@ -329,6 +374,8 @@ def import_holidays(number_id: int) -> Response:
             category="feiertag", date_from=day, date_to=day))
         added += 1
     db.session.commit()
+    audit("window.create", f"Nummer {display_number(number.number)}: Feiertage {year}",
+          f"number:{number_id}", added=added)
     skipped = len(days) - added
     message = f"{added} Feiertage {year} für {BUNDESLAENDER[state]} angelegt"
     message += f" ({skipped} waren schon vorhanden)." if skipped else "."

@@ -23,6 +23,13 @@ MAX_TAG_LENGTH = 40
 MAX_BOX = 40
 _BOX = re.compile(r"[A-Za-z0-9]+", re.ASCII)
 _NOT_ZONES = {"Factory", "localtime", "posixrules"}
+MAX_RETENTION_DAYS = 3650
+# form field -> (CustomerSettings column, German name)
+RETENTION_FIELDS = {
+    "chat_retention": ("chat_retention_days", "Chats"),
+    "recording_retention": ("recording_retention_days", "Aufnahmen"),
+    "audit_retention": ("audit_retention_days", "Protokoll"),
+}
 
 
 @functools.cache
@@ -46,7 +53,15 @@ class SettingsForm:
     voicemail_box: str = ""
     tags_text: str = ""
     language: str = "de"
+    # retention in days as typed; "" = unbegrenzt
+    chat_retention: str = ""
+    recording_retention: str = ""
+    audit_retention: str = "365"
     errors: dict[str, str] = field(default_factory=dict)
+
+    def retention_days(self, key: str) -> int | None:
+        raw = getattr(self, key).strip()
+        return int(raw) if raw else None
 
     def tags(self) -> list[str]:
         """One tag per line: trimmed, empty lines dropped, duplicates (any case) dropped."""
@@ -66,6 +81,8 @@ class SettingsForm:
         row.voicemail_box = self.voicemail_box
         row.tag_choices = self.tags()
         row.language = self.language
+        for key, (column, _label) in RETENTION_FIELDS.items():
+            setattr(row, column, self.retention_days(key))
 
 
 def form_from_row(row: CustomerSettings) -> SettingsForm:
@@ -73,6 +90,8 @@ def form_from_row(row: CustomerSettings) -> SettingsForm:
         name=row.name or "", timezone=row.timezone or DEFAULT_TZ,
         fallback_number=row.fallback_number or "", voicemail_box=row.voicemail_box or "",
         tags_text="\n".join(row.tag_choices or []), language=row.language or "de",
+        **{key: "" if getattr(row, column, None) is None else str(getattr(row, column))
+           for key, (column, _label) in RETENTION_FIELDS.items()},
     )
 
 
@@ -93,6 +112,7 @@ def parse_settings_form(data: Any) -> SettingsForm:
         fallback_number=data.get("fallback_number", "").strip(),
         voicemail_box=data.get("voicemail_box", "").strip(),
         tags_text=data.get("tag_choices", ""), language=data.get("language", ""),
+        **{key: data.get(key, "").strip()[:10] for key in RETENTION_FIELDS},
     )
     errors = form.errors
     if len(form.name) > MAX_NAME:
@@ -112,4 +132,21 @@ def parse_settings_form(data: Any) -> SettingsForm:
         errors["tag_choices"] = problem
     if form.language not in LANGUAGES:
         errors["language"] = "Ungültige Auswahl."
+    _check_retention(form)
     return form
+
+
+def _check_retention(form: SettingsForm) -> None:
+    for key in RETENTION_FIELDS:
+        raw = getattr(form, key)
+        if raw and not (raw.isdigit() and 1 <= int(raw) <= MAX_RETENTION_DAYS):
+            form.errors[key] = (f"Bitte eine Zahl von Tagen zwischen 1 und {MAX_RETENTION_DAYS} "
+                                "eingeben, oder leer lassen für „unbegrenzt“.")
+    if form.errors.keys() & {"chat_retention", "recording_retention"}:
+        return
+    chats, recordings = form.retention_days("chat_retention"), \
+        form.retention_days("recording_retention")
+    if chats is not None and (recordings is None or recordings > chats):
+        form.errors["recording_retention"] = (
+            f"Aufnahmen werden mit ihrem Chat gelöscht: höchstens {chats} Tage "
+            "(die Aufbewahrung der Chats).")

@@ -44,6 +44,7 @@ from models import (
     masked_number,
     utcnow,
 )
+from models.config import DEFAULT_AUDIT_RETENTION_DAYS
 from models.timewindows import normalize_number
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class Cutoffs:
             return None if days is None else now - dt.timedelta(days=days)
 
         if row is None:
-            return cls()
+            return cls(audit=cut(DEFAULT_AUDIT_RETENTION_DAYS))
         return cls(chats=cut(row.chat_retention_days),
                    recordings=cut(row.recording_retention_days),
                    audit=cut(row.audit_retention_days))
