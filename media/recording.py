@@ -30,26 +30,30 @@ class CallRecorder:
 
     ``add_caller`` / ``add_agent`` take L16 mono pieces of any length (normally 20 ms frames).
     Safe to use from two threads or greenlets (receiver and sender).
+    ``path`` None: recording is off for this call — nothing is written, not even an empty file.
     """
 
-    def __init__(self, path: Path, sample_rate: int, *, flush_ms: int = 1000):
-        self.path = Path(path)
+    def __init__(self, path: Path | None, sample_rate: int, *, flush_ms: int = 1000):
+        self.path = Path(path) if path is not None else None
         self.sample_rate = sample_rate
         self._flush_bytes = max(1, sample_rate * flush_ms // 1000) * SAMPLE_WIDTH
         self._lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "wb")  # closed in close()
-        self._wav: wave.Wave_write | None = wave.open(self._file, "wb")
-        self._wav.setnchannels(2)
-        self._wav.setsampwidth(SAMPLE_WIDTH)
-        self._wav.setframerate(sample_rate)
-        self._wav.writeframes(b"")  # header on disk from the start (0 frames)
-        self._file.flush()
         self._written = 0  # samples per channel already on disk
         self._caller = bytearray()  # caller audio from sample _written on
         self._agent = bytearray()  # agent audio from sample _written on (may run ahead)
         self._agent_end = 0  # timeline sample where the agent audio added so far ends
         self._duration_s = 0.0
+        if self.path is None:
+            self._wav: wave.Wave_write | None = None
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "wb")  # closed in close()
+        self._wav = wave.open(self._file, "wb")
+        self._wav.setnchannels(2)
+        self._wav.setsampwidth(SAMPLE_WIDTH)
+        self._wav.setframerate(sample_rate)
+        self._wav.writeframes(b"")  # header on disk from the start (0 frames)
+        self._file.flush()
 
     @property
     def caller_ms(self) -> int:
