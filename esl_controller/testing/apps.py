@@ -209,6 +209,8 @@ class AppRunner:
             self._pre_answer("")
         expanded = _VARIABLE.sub(lambda m: s.channel.variables.get(m.group(1), ""), arg)
         s.record.executed.append((app, expanded))
+        s.channel.set_variable("current_loop", "1")
+        s.channel.set_variable("total_loops", "1")
         s.channel.set_variable("current_application", app)
         s.channel.set_variable("current_application_data", expanded)
         s.channel.set_variable("current_application_response", "")
@@ -294,9 +296,15 @@ class AppRunner:
             seconds = _wav_seconds(path)
         else:
             return "FILE NOT FOUND"
-        if self._wait(seconds) == "hangup":
-            return "PLAYBACK ERROR"
-        return "FILE PLAYED"
+        started = time.monotonic()
+        cut = self._wait(seconds)
+        played_ms = int((time.monotonic() - started) * 1000)
+        for name, value in (("playback_last_offset_pos", str(played_ms * 8)),
+                            ("playback_seconds", str(played_ms // 1000)),
+                            ("playback_ms", str(played_ms)),
+                            ("playback_samples", str(played_ms * self.s.media.rate // 1000))):
+            self.s.channel.set_variable(name, value)
+        return "PLAYBACK ERROR" if cut == "hangup" else "FILE PLAYED"
 
     def _sleep(self, arg: str) -> None:
         self._wait(max(0, _atoi(arg)) / 1000.0)

@@ -103,6 +103,31 @@ class Channel:
         self.state_number = "10"
         self.answer_state = "hangup"
 
+    def set_cdr_variables(self) -> None:
+        """What ``switch_channel_set_timestamps`` adds before CHANNEL_HANGUP_COMPLETE."""
+        def stamp(ts: float) -> str:
+            return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+        end = self.hangup_at or time.time()
+        answered = self.answered_at
+        values = {"start_stamp": stamp(self.created)}
+        if answered:
+            values["answer_stamp"] = stamp(answered)
+        values.update(end_stamp=stamp(end), start_epoch=str(int(self.created)),
+                      start_uepoch=_micros(self.created), answer_epoch=str(int(answered)),
+                      answer_uepoch=_micros(answered), end_epoch=str(int(end)),
+                      end_uepoch=_micros(end), caller_id=self.caller_number,
+                      duration=str(int(end - self.created)),
+                      billsec=str(int(end - answered) if answered else 0),
+                      mduration=str(int((end - self.created) * 1000)),
+                      billmsec=str(int((end - answered) * 1000) if answered else 0))
+        last_app = self.variables.get("current_application")
+        if last_app:
+            values["last_app"] = last_app
+            values["last_arg"] = self.variables.get("current_application_data", "")
+        for name, value in values.items():
+            self.set_variable(name, value)
+
     def enter_state(self, state: str) -> None:
         """``switch_channel_perform_set_running_state`` (CHANNEL_STATE)."""
         self.state = state

@@ -187,6 +187,7 @@ class FreeSwitchStandIn:
         cause = self.channel.hangup_cause
         self.channel.set_variable("hangup_cause", cause)
         self.channel.set_variable("hangup_cause_q850", Q850.get(cause, "0"))
+        self.channel.set_cdr_variables()
         self.enter_state("CS_HANGUP")
         self.enter_state("CS_REPORTING")
         self.fire("CHANNEL_HANGUP_COMPLETE", leading=[("Hangup-Cause", cause)],
@@ -237,6 +238,7 @@ class FreeSwitchStandIn:
         if self.channel.answer_state == "answered":
             return
         self.channel.answer()
+        self.channel.set_variable("endpoint_disposition", "ANSWER")
         self.record.answered = True
         self.media.media_ready = True
         self.fire("CHANNEL_ANSWER", function="switch_channel_perform_mark_answered")
