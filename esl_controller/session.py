@@ -24,7 +24,7 @@ from agents.directory import AgentDirectory
 from agents.knowledge.retrieval import KnowledgeBase
 from agents.runtime import Conversation
 from media.engines import EngineError
-from models import CustomerSettings, db, utcnow
+from models import CustomerSettings, RecordingPolicy, db, recording_policy, utcnow
 from models.timewindows import resolve_for_number
 
 from .call_audio import CallAudio, Utterance
@@ -101,6 +101,7 @@ class CallSession:
         self._dialog: gevent.Greenlet | None = None
         self._fs_port: int | None = None
         self._recording_relative = ""
+        self.policy = RecordingPolicy()  # the called number's: recording on/off, announcement
         self._reply_no = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -186,6 +187,7 @@ class CallSession:
                 self.knowledge = self.services.knowledge_base(db.session)
                 customer = CustomerSettings.get()
                 self.tag_choices = list(customer.tag_choices or [])
+                self.policy = recording_policy(db.session, ch.called_number)
                 db.session.commit()
             finally:
                 db.session.remove()
@@ -221,6 +223,8 @@ class CallSession:
         self._start_audio()
         self.conversation = Conversation(self.start_agent, self.directory, self.services.llm,
                                          knowledge=self.knowledge)
+        if self.policy.announcement:  # the recording notice comes first, before the greeting
+            self._speak([Say(self.policy.announcement)])
         if self._speak(self.conversation.greet()):
             return
         prompted = False
@@ -273,13 +277,17 @@ class CallSession:
         self._fs_port = services.ports.acquire()
         day = dt.datetime.now(dt.UTC).strftime("%Y/%m/%d")
         relative = Path(day) / f"{ch.uuid}.wav"
-        path = services.settings.recordings_dir / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path: Path | None = None  # recording off: no file is written at all
+        if self.policy.record:
+            path = services.settings.recordings_dir / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            self._record_event("recording_off")
         self.audio = CallAudio(call_uuid=ch.uuid, rate=ch.rate, host=services.unicast_host,
                                freeswitch_port=self._fs_port, pacer=services.pacer,
                                recording_path=path,
                                silence_ms=self.start_agent.endpoint_silence_ms)
-        self._recording_relative = str(relative)
+        self._recording_relative = str(relative) if path is not None else ""
         self.audio.start()
         host = services.unicast_host
         self.conn.send(Unicast(local_ip=host, local_port=self._fs_port, remote_ip=host,
@@ -389,7 +397,7 @@ class CallSession:
         if ch is not None:
             self.services.live.remove(ch.uuid)
         if self.chat is not None and self.chat.chat_id is not None:
-            if self.audio is not None:
+            if self.audio is not None and self._recording_relative:
                 self._best_effort("recording", self.chat.add_recording,
                                   self._recording_relative, self.audio.rate, duration)
             self._best_effort("summary", self._store_summary)
