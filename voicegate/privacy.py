@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 500  # chats per transaction: short enough that calls writing meanwhile never wait long
 IN_PROGRESS = "in_arbeit"
-CHECKPOINT_TRIES = 20
+CHECKPOINT_TRIES = 5
+CHECKPOINT_BUSY_MS = 500  # per try: a reader on an old snapshot delays an erase ~2.5 s at most
 _DAY_DIR = re.compile(r"^\d{4}/\d{2}/\d{2}$")
 _lock = threading.Lock()  # purge and erase in one process never interleave their batches
 
@@ -277,11 +278,16 @@ def scrub_database(tries: int = CHECKPOINT_TRIES) -> bool:
         return True
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("INSERT INTO chat_fts(chat_fts) VALUES('optimize')")
-        for attempt in range(tries):
-            busy, _frames, _done = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
-            if not busy:
-                return True
-            time.sleep(min(0.05 * (attempt + 1), 0.5))
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_MS}")
+        try:
+            for attempt in range(tries):
+                busy, _frames, _done = conn.exec_driver_sql(
+                    "PRAGMA wal_checkpoint(TRUNCATE)").one()
+                if not busy:
+                    return True
+                time.sleep(0.05 * (attempt + 1))
+        finally:
+            conn.exec_driver_sql("PRAGMA busy_timeout=5000")  # as models.db sets it
     log.warning("WAL checkpoint stayed busy after %d tries", tries)
     return False
 
