@@ -3,7 +3,9 @@
     .venv/bin/python scripts/seed_chats.py --data /tmp/bench-data --count 100000
 
 Rows go in through the normal tables, so the search index (migration 0002's triggers) is
-built exactly as it is when the controller writes calls."""
+built exactly as it is when the controller writes calls. ``--recordings`` also writes a short
+stereo WAV per finished chat into ``<data>/recordings/YYYY/MM/DD/`` with its ``recording`` row,
+as the controller does (for the purge benchmark, bench/bench_privacy.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import logging
 import random
 import sys
 import time
+import wave
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -103,6 +106,36 @@ CHAT_SQL = (
 TURN_SQL = ("INSERT INTO turn (chat_id, seq, role, agent_name, text, at, interrupted, timings) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 EVENT_SQL = "INSERT INTO chat_event (chat_id, seq, kind, at, data) VALUES (?, ?, ?, ?, ?)"
+RECORDING_SQL = ("INSERT INTO recording (chat_id, path, sample_rate, channels, duration_s) "
+                 "VALUES (?, ?, 8000, 2, ?)")
+RECORDING_SECONDS = 0.25  # 8 kHz stereo 16 bit: 8 KB per file
+
+
+def _wav_bytes(seconds: float) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(bytes(int(8000 * seconds) * 4))
+    return buffer.getvalue()
+
+
+def _write_recordings(recordings_dir: Path, chats: list[tuple]) -> list[tuple]:
+    """One file per finished chat (chat tuple: id, uuid, …, status at 8, started at 9)."""
+    data = _wav_bytes(RECORDING_SECONDS)
+    rows = []
+    for chat in chats:
+        if chat[8] == "in_arbeit":
+            continue
+        relative = f"{chat[9][:10].replace('-', '/')}/{chat[1]}.wav"
+        path = recordings_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        rows.append((chat[0], relative, RECORDING_SECONDS))
+    return rows
 
 
 def _sql_time(value: dt.datetime | None) -> str | None:
@@ -110,7 +143,7 @@ def _sql_time(value: dt.datetime | None) -> str | None:
 
 
 def seed_chats(database_url: str, count: int, *, seed: int = 1, days: int = 365,
-               batch: int = 2000) -> int:
+               batch: int = 2000, recordings_dir: Path | None = None) -> int:
     """Add ``count`` chats spread over the last ``days`` days; returns how many were added."""
     app = create_db_app(database_url)
     upgrade_schema(app)
@@ -129,10 +162,10 @@ def seed_chats(database_url: str, count: int, *, seed: int = 1, days: int = 365,
                 turns += [t[:5] + (_sql_time(t[5]),) + t[6:] for t in chat_turns]
                 events += [e[:3] + (_sql_time(e[3]),) + e[4:] for e in chat_events]
                 if len(chats) >= batch:
-                    _flush(cursor, chats, turns, events)
+                    _flush(cursor, chats, turns, events, recordings_dir)
                     raw.commit()
                     chats, turns, events = [], [], []
-            _flush(cursor, chats, turns, events)
+            _flush(cursor, chats, turns, events, recordings_dir)
             raw.commit()
             cursor.execute("ANALYZE")
             raw.commit()
@@ -141,10 +174,13 @@ def seed_chats(database_url: str, count: int, *, seed: int = 1, days: int = 365,
     return count
 
 
-def _flush(cursor, chats: list, turns: list, events: list) -> None:
+def _flush(cursor, chats: list, turns: list, events: list,
+           recordings_dir: Path | None = None) -> None:
     cursor.executemany(CHAT_SQL, chats)
     cursor.executemany(TURN_SQL, turns)
     cursor.executemany(EVENT_SQL, events)
+    if recordings_dir is not None:
+        cursor.executemany(RECORDING_SQL, _write_recordings(recordings_dir, chats))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,12 +188,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="Datenordner des Knotens")
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--recordings", action="store_true",
+                        help="eine kurze WAV-Aufnahme je beendetem Chat schreiben")
+    parser.add_argument("--days", type=int, default=365,
+                        help="Chats über so viele Tage bis heute verteilen")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     settings = load_settings(args.data)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    seed_chats(settings.sqlalchemy_url, args.count, seed=args.seed)
+    seed_chats(settings.sqlalchemy_url, args.count, seed=args.seed, days=args.days,
+               recordings_dir=settings.recordings_dir if args.recordings else None)
     print(f"{args.count} Chats angelegt in {settings.sqlalchemy_url} "
           f"({time.monotonic() - started:.0f} s)")
     return 0

@@ -229,6 +229,7 @@ def _sweep_orphans(recordings_dir: Path, before: dt.datetime, counts: Counts,
     if not recordings_dir.is_dir():
         return
     last_day = (before - dt.timedelta(days=1)).date()  # a day folder ends at its midnight
+    known: set[str] | None = None  # loaded once, only when there is an old folder to look at
     for year in sorted(p for p in recordings_dir.iterdir() if p.is_dir()):
         for month in sorted(p for p in year.iterdir() if p.is_dir()):
             for day in sorted(p for p in month.iterdir() if p.is_dir()):
@@ -239,19 +240,22 @@ def _sweep_orphans(recordings_dir: Path, before: dt.datetime, counts: Counts,
                         continue
                 except ValueError:
                     continue
-                _sweep_day(day, relative, counts, dry_run)
+                if known is None:
+                    known = set(db.session.scalars(select(Recording.path)))
+                    known |= set(db.session.scalars(
+                        select(Chat.call_uuid).where(Chat.status == IN_PROGRESS)))
+                _sweep_day(day, relative, known, counts, dry_run)
             if not dry_run:
                 _remove_if_empty(month)
         if not dry_run:
             _remove_if_empty(year)
 
 
-def _sweep_day(day: Path, relative: str, counts: Counts, dry_run: bool) -> None:
-    known = set(db.session.scalars(select(Recording.path).where(
-        Recording.path.like(f"{relative}/%"))))
-    running = set(db.session.scalars(select(Chat.call_uuid).where(Chat.status == IN_PROGRESS)))
+def _sweep_day(day: Path, relative: str, known: set[str], counts: Counts,
+               dry_run: bool) -> None:
+    """``known``: every recording path with a row, and the call UUIDs of calls in progress."""
     for path in day.iterdir():
-        if not path.is_file() or f"{relative}/{path.name}" in known or path.stem in running:
+        if not path.is_file() or f"{relative}/{path.name}" in known or path.stem in known:
             continue
         counts.orphan_files += 1
         if not dry_run:
