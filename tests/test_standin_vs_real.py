@@ -413,6 +413,25 @@ def test_caller_hangup_with_linger_forever_then_the_controller_leaves(
     assert got["complete"].get("Channel-State") == "CS_REPORTING"
 
 
+def test_caller_hangs_up_before_the_answer(line, controller_port) -> None:
+    def handler(conn: EslConnection) -> Any:
+        start(conn)
+        gevent.sleep(0.1)
+        line.caller_hangs_up()
+        assert conn.hangup_notice.wait(5)
+        hangup = conn.hangup_event
+        conn.send(Exit())
+        return hangup
+
+    ctl = Controller(controller_port, handler)
+    line.place()
+    hangup = ctl.run()
+    assert ctl.labels() == ["reply +OK", "reply +OK Events Enabled", "reply +OK will linger",
+                            *HANGUP_TAIL, "notice linger", "reply +OK bye",
+                            "notice disconnect"]
+    assert hangup.get("Answer-State") == "hangup"
+
+
 def test_hangup_without_linger_still_sends_the_events_in_order(line, controller_port) -> None:
     def handler(conn: EslConnection) -> bool:
         start(conn, linger=None)
