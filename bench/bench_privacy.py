@@ -7,7 +7,8 @@ Seeds ``--count`` chats over the last year, each finished one with a recording f
 (scripts/seed_chats.py --recordings), then measures, on that database:
 
 1. erasing one caller (``erase_caller``: rows, FTS optimize, WAL truncate),
-2. an hourly purge that finds one day of chats past their time (the node's usual run),
+2. an hourly purge that finds one day of chats past their time (the node's usual run), and
+   the scrub alone (FTS optimize + WAL truncate; one statement that holds the node's hub),
 3. the purge of every chat with its recording (retention 1 day, clock a year ahead),
 
 and prints wall time, what was deleted, and the database and recordings folder sizes."""
@@ -27,8 +28,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import voicegate.privacy as privacy  # noqa: E402
 from models import CustomerSettings, create_db_app, db, upgrade_schema, utcnow  # noqa: E402
 from voicegate.privacy import erase_caller, purge_expired, recordings_folder_size  # noqa: E402
+
+SCRUBS: list[float] = []  # seconds of each scrub_database() call
+_scrub = privacy.scrub_database
+
+
+def _timed_scrub(*args, **kwargs) -> bool:  # noqa: ANN002, ANN003
+    started = time.perf_counter()
+    try:
+        return _scrub(*args, **kwargs)
+    finally:
+        SCRUBS.append(time.perf_counter() - started)
+
+
+privacy.scrub_database = _timed_scrub
 from voicegate.settings import load_settings  # noqa: E402
 
 
@@ -90,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         report, _ = _timed(f"erase one caller ({caller[1]} chats)", lambda: erase_caller(
             app, recordings, "0" + caller[0][2:], actor="bench", secret="bench"))
         print(f"  deleted {report.counts.chats} chats, {report.counts.files} files, "
-              f"scrubbed: {report.scrubbed}")
+              f"scrubbed: {report.scrubbed} (scrub {SCRUBS[-1]:.2f} s)")
 
         with app.app_context():
             oldest = db.session.scalar(db.text("SELECT min(started_at) FROM chat"))
@@ -104,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         c = report.counts
         print(f"  deleted {c.chats} chats, {c.turns} turns, {c.recordings} recordings, "
               f"{c.files} files")
+        print(f"  of which the scrub (FTS optimize + WAL truncate): {SCRUBS[-1]:.2f} s")
 
         _set_retention(app, 1, 1)
         far = utcnow() + dt.timedelta(days=400)
@@ -115,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         c = report.counts
         print(f"  deleted {c.chats} chats, {c.turns} turns, {c.events} events, "
               f"{c.recordings} recordings, {c.files} files, {c.orphan_files} orphans; "
-              f"{c.chats / elapsed:.0f} chats/s; scrubbed: {report.scrubbed}")
+              f"{c.chats / elapsed:.0f} chats/s; scrubbed: {report.scrubbed} "
+              f"(scrub {SCRUBS[-1]:.2f} s)")
         with sqlite3.connect(db_path) as conn:
             left = conn.execute("SELECT count(*) FROM chat").fetchone()[0]
             check = conn.execute("PRAGMA integrity_check").fetchone()[0]
