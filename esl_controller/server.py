@@ -23,6 +23,7 @@ class ControllerServer:
             (host or settings.esl_host, settings.esl_port if port is None else port),
             self._handle)
         self._active = 0
+        self._sessions: set[CallSession] = set()
         self._idle = Event()
         self._idle.set()
 
@@ -34,9 +35,21 @@ class ControllerServer:
         self._server.start()
         log.info("ESL controller listening on %s:%s", *self.address)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._server.stop(timeout=timeout)
+    def stop(self, timeout: float = 5.0, reason: str = "Knoten wird beendet") -> None:
+        """Stop accepting (FreeSWITCH's ``socket`` then fails over to the dialplan's fallback),
+        hand calls still in a dialog to the fallback, and wait up to ``timeout`` for their
+        chats to be stored."""
+        self._server.close()
+        for session in list(self._sessions):
+            session.leave(reason)
+        if not self.wait_idle(timeout):
+            log.warning("%d calls still running after %.0f s; stopping anyway", self._active,
+                        timeout)
         self.services.pacer.stop()
+
+    @property
+    def active_calls(self) -> int:
+        return self._active
 
     def serve_forever(self) -> None:
         self._server.serve_forever()
@@ -48,12 +61,16 @@ class ControllerServer:
     def _handle(self, sock, address) -> None:
         self._active += 1
         self._idle.clear()
+        session: CallSession | None = None
         try:
-            CallSession(EslConnection(sock), self.services).run()
+            session = CallSession(EslConnection(sock), self.services)
+            self._sessions.add(session)
+            session.run()
         except Exception:
             log.exception("call session from %s crashed", address)
             sock.close()
         finally:
+            self._sessions.discard(session)
             self._active -= 1
             if not self._active:
                 self._idle.set()

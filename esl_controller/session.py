@@ -44,6 +44,10 @@ GOODBYE_IDLE = {
 }
 
 
+class NodeStopping(Exception):
+    """The node is shutting down: the caller goes to the fallback, the chat is closed."""
+
+
 class CallerHungUp(Exception):
     """Raised into the dialog when the channel hangs up or FreeSWITCH disconnects."""
 
@@ -98,6 +102,8 @@ class CallSession:
         self.hung_up = False
         self._finishing = False
         self._shielded = False  # a hangup now is delivered when the shielded step is done
+        self._leaving = False  # transfer, hangup or fallback under way: a node stop waits for it
+        self._stop_reason = ""  # the node stops: delivered when the shielded step is done
         self._dialog: gevent.Greenlet | None = None
         self._fs_port: int | None = None
         self._recording_relative = ""
@@ -127,6 +133,18 @@ class CallSession:
         finally:
             watcher.kill(block=False)
             self._finish()
+
+    def leave(self, reason: str) -> None:
+        """The node is stopping: a caller still talking to an agent goes to the fallback (a
+        human, ESL.md), not into silence. A transfer or hangup already under way just ends."""
+        if self._finishing or self._leaving or self.hung_up:
+            return
+        if self._dialog is None or self._dialog.dead:
+            return
+        if self._shielded:
+            self._stop_reason = reason
+            return
+        self._dialog.kill(NodeStopping(reason), block=False)
 
     def _watch_connection(self) -> None:
         """The channel is gone when FreeSWITCH says so (linger notice) or the socket ends."""
@@ -160,6 +178,12 @@ class CallSession:
             self._converse()
         except CallerHungUp:
             self.end_reason = self.end_reason or "caller_hangup"
+        except NodeStopping as exc:
+            self.log.info("node stopping: the caller goes to the fallback")
+            try:
+                self._fallback(str(exc))
+            except CallerHungUp:
+                self.log.info("caller hung up during the fallback")
         except Exception as exc:
             if self.hung_up:
                 self.end_reason = self.end_reason or "caller_hangup"
@@ -269,6 +293,8 @@ class CallSession:
             self._shielded = False
             if self.hung_up:
                 raise CallerHungUp("during speech recognition")
+            if self._stop_reason:
+                raise NodeStopping(self._stop_reason)
 
     def _start_audio(self) -> None:
         ch = self.channel
@@ -341,6 +367,7 @@ class CallSession:
         self.log.info("handover %s -> %s", action.from_agent.name, action.to.name)
 
     def _hang_up(self, reason: str) -> None:
+        self._leaving = True
         self._record_event("hangup", by="agent", reason=reason)
         self.end_reason = "agent_hangup"
         self.conn.send(Hangup(event_uuid=str(uuidlib.uuid4())))
@@ -350,6 +377,7 @@ class CallSession:
 
     def _transfer(self, number: str, label: str) -> None:
         context = self.services.settings.transfer_context
+        self._leaving = True
         self._record_event("transfer", number=number, label=label)
         self.log.info("transfer to %s (%s)", number, label or "ohne Bezeichnung")
         self.conn.execute("transfer", f"{number} XML {context}", timeout=5.0)
@@ -359,6 +387,7 @@ class CallSession:
     def _fallback(self, reason: str) -> None:
         """The dialplan's fallback extension apologises and bridges to a human or voicemail."""
         settings = self.services.settings
+        self._leaving = True
         self.end_reason = "fallback"
         self._record_event("fallback", reason=reason)
         self.log.warning("fallback: %s", reason)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -15,14 +16,25 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
                         help="Datenordner (SQLite-Datei, Aufnahmen, Modelle); Standard: ./data")
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def patch_process() -> None:
+    """gevent's monkey-patching, exactly as the node runs (``run`` and ``call``): sockets, DNS,
+    subprocess, threads and locks become cooperative. The tests of the patched process use this
+    same function (tests/test_node_process.py)."""
     from gevent import monkey
 
     monkey.patch_all()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    patch_process()
     import gevent
+    from gevent.event import Event
 
     from .node import build_node
 
+    stopping = Event()  # SIGTERM (systemctl stop) or Ctrl-C, also while the models load
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, stopping.set)
     overrides = {}
     if args.esl_port is not None:
         overrides["esl_port"] = args.esl_port
@@ -42,10 +54,13 @@ def cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         for problem in node.services.engine_problems:
             print(f"  - {problem}", file=sys.stderr)
-    try:
-        gevent.wait()
-    except KeyboardInterrupt:
-        node.stop()
+    stopping.wait()
+    calls = node.controller.active_calls
+    running = {0: "", 1: ": 1 laufender Anruf geht an die Ersatzweiterleitung"}.get(
+        calls, f": {calls} laufende Anrufe gehen an die Ersatzweiterleitung")
+    print(f"KI-Voicegate wird beendet{running} …", file=sys.stderr, flush=True)
+    node.stop()
+    print("KI-Voicegate beendet.", file=sys.stderr, flush=True)
     return 0
 
 
@@ -72,15 +87,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_call(args: argparse.Namespace) -> int:
-    from gevent import monkey
-
-    monkey.patch_all()
+    patch_process()
     from .test_call import place_test_call
 
     settings = load_settings(args.data)
     return place_test_call(settings, args.number, caller=args.caller, says=args.say or [],
                            host=args.host, port=args.port or settings.esl_port,
-                           timeout_s=args.timeout)
+                           timeout_s=args.timeout, heard=args.heard)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--host", default="127.0.0.1")
     call.add_argument("--port", type=int, default=None, help="ESL-Port des Controllers")
     call.add_argument("--timeout", type=float, default=120.0, help="Sekunden bis Abbruch")
+    call.add_argument("--heard", type=Path, default=None, metavar="WAV",
+                      help="was der Anrufer vom Agenten hörte, als WAV-Datei speichern")
     call.set_defaults(func=cmd_call)
 
     for module in ("voicegate.models_cli", "voicegate.privacy_cli", "admin.cli", "master.cli"):

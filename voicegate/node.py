@@ -21,6 +21,9 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
+# how long a stopping node waits for its calls to reach the fallback and store their chats
+SHUTDOWN_GRACE_S = 10.0
+
 
 @dataclass
 class Node:
@@ -48,12 +51,16 @@ class Node:
         if scheduler:
             self.scheduler = start_scheduler(self)
 
-    def stop(self) -> None:
+    def stop(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+        """Stop as ``systemctl stop`` expects: no new calls, the running ones handed to the
+        fallback with their chats closed (not left "In Arbeit"), then everything else."""
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        self.controller.stop(timeout=grace_s)
         for server in self.servers:
             server.stop(timeout=2)
-        self.controller.stop()
+        self.servers.clear()
         self.services.close()
 
 
