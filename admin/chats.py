@@ -47,6 +47,7 @@ EVENT_LABELS = {
     "fallback": "Ersatzweiterleitung",
     "error": "Fehler",
     "recording_off": "Keine Aufnahme",
+    "dtmf": "Tastendruck",
 }
 TIMING_LABELS = {
     "endpoint": "Sprechende erkannt", "stt": "Spracherkennung", "llm_ttft": "KI erstes Wort",

@@ -30,6 +30,7 @@ from models.timewindows import resolve_for_number
 from .call_audio import CallAudio, Utterance
 from .chat_log import ChatLog
 from .connection import EslConnection
+from .dtmf import KeyPress
 from .protocol import Event, Hangup, Linger, MyEvents, Resume, Unicast
 from .services import CallServices
 
@@ -161,6 +162,19 @@ class CallSession:
     def _on_event(self, event: Event) -> None:
         if event.name in ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"):
             self._on_hangup(event.get("Hangup-Cause") or "")
+        elif event.name == "DTMF":
+            self._on_key(event)
+
+    def _on_key(self, event: Event) -> None:
+        """A key the caller pressed: logged and on the chat timeline (esl_controller/dtmf.py)."""
+        key = KeyPress.from_event(event, self.channel.rate if self.channel else 8000)
+        if key is None:
+            self.log.warning("DTMF event without a known digit: %r", event.get("DTMF-Digit"))
+            return
+        self.log.info("caller pressed %s (%d ms, %s)", key.digit, key.duration_ms,
+                      key.source or "?")
+        self._record_event("dtmf", digit=key.digit, text=key.text, source=key.source,
+                           duration_ms=key.duration_ms)
 
     def _on_hangup(self, cause: str) -> None:
         if self.hung_up:
