@@ -58,8 +58,10 @@ def test_node_without_models_says_so_and_sends_a_test_call_to_the_fallback(tmp_p
         assert "transfer voicegate_fallback XML voicegate" in call.stdout
         assert "Ersatzweiterleitung" in call.stdout and "Sprach-Engines nicht bereit" in call.stdout
     finally:
-        node.terminate()
-        _out, err = node.communicate(timeout=10)
+        node.terminate()  # SIGTERM, as systemctl stop sends it
+        _out, err = node.communicate(timeout=30)
+    assert node.returncode == 0, err[-2000:]  # a clean stop, not killed by the signal
+    assert "KI-Voicegate beendet." in err
     assert "Anrufe gehen an die Ersatzweiterleitung" in err  # said on start, not only logged
     assert "voicegate admin create-user" in err  # and how to get into the admin
 
