@@ -139,8 +139,13 @@ def _sync_freeswitch_vars(settings: Settings, db_app: Flask) -> None:
     if fs_cli is None:
         log.warning("%s updated; run `fs_cli -x reloadxml` so FreeSWITCH uses it", result.path)
         return
-    done = subprocess.run([fs_cli, "-x", "reloadxml"], capture_output=True, text=True,
-                          timeout=10, check=False)
+    try:  # a FreeSWITCH that hangs or is down must not keep the node from starting
+        done = subprocess.run([fs_cli, "-x", "reloadxml"], capture_output=True, text=True,
+                              timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.error("%s updated, but `fs_cli -x reloadxml` failed (%s); run it by hand",
+                  result.path, exc)
+        return
     log.info("FreeSWITCH reloadxml: %s", (done.stdout or done.stderr).strip())
 
 
