@@ -11,6 +11,9 @@ Two ways of measuring, each over ``--calls`` calls, printed as p50/p95/max:
   arrival of the agent's last voiced frame at the caller's leg. On a loopback line and on a SIP
   line (the carrier profile dials the product's ``voicegate`` profile; PCMA RTP both ways).
   Also printed: when the node logged the barge-in (in-process node only).
+- ``sipp``: a real SIP user agent (``tests/sipp/uac_caller.xml``, PCMA) speaks via RTP; the
+  RTP packets both ways are sniffed on ``lo`` (AF_PACKET, root) with kernel timestamps: the
+  caller's first voiced packet sent → the agent's last voiced packet to the caller.
 - ``recording`` (how issue 16 measured it): a loopback caller records in stereo
   (``record_session``) and plays a WAV whose speech starts 1.2 s into the greeting; the caller's
   first word is the first voiced frame it said, the agent's silence the end of the greeting as
@@ -129,6 +132,98 @@ def probe_calls(fs, leg: str, calls: int, speech: Audio, marks: BargeInLog | Non
     return at_ear, logged
 
 
+def sipp_calls(fs, calls: int, speech: Audio, workdir: Path) -> list[float | None]:
+    """sipp callers (tests/sipp/uac_caller.xml, PCMA): RTP both ways sniffed on ``lo`` with
+    kernel timestamps; the caller's first voiced packet sent → the agent's last voiced packet
+    to the caller."""
+    from tests.test_real_freeswitch_sip import start_sipp
+
+    results: list[float | None] = []
+    for index in range(calls):
+        sniffer = RtpSniffer(fs.rtp_range)
+        sipp = start_sipp(workdir / f"sipp-{index}", fs, "PCMA", speech, wait_ms=1300)
+        time.sleep(1.3 + speech.duration_s + 2.0)
+        for row in fs.channels():
+            if (row.get("name") or "").startswith("sofia/voicegate/"):
+                fs.api(f"uuid_kill {row['uuid']}")
+        sipp.wait(30)
+        sniffer.stop()
+        results.append(sniffer.silent_after_ms())
+        fs.wait_no_channels(timeout=20)
+    return results
+
+
+class RtpSniffer:
+    """G.711 RTP packets on ``lo`` (AF_PACKET, needs root): to FreeSWITCH's RTP ports (the
+    caller's mouth) and from them (its ear), with kernel receive times."""
+
+    def __init__(self, rtp_range: tuple[int, int]) -> None:
+        import socket
+        import threading
+
+        self.rtp_range = rtp_range  # FreeSWITCH's RTP ports (sipp's lie outside)
+        self.to_fs: list[tuple[float, bool]] = []
+        self.from_fs: list[tuple[float, bool]] = []
+        self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+        self._sock.bind(("lo", 0))
+        self._sock.setsockopt(socket.SOL_SOCKET, 35, 1)  # SO_TIMESTAMPNS
+        self._sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import socket
+        import struct
+
+        from media.g711 import decode
+
+        while not self._stop.is_set():
+            try:
+                data, ancillary, _flags, address = self._sock.recvmsg(2048, 64)
+            except TimeoutError:
+                continue
+            if address[2] == socket.PACKET_OUTGOING or len(data) < 28 or data[9] != 17:
+                continue
+            header = (data[0] & 0x0F) * 4
+            src, dst, length = struct.unpack("!HHH", data[header:header + 6])
+            rtp = data[header + 8:header + length]
+            if len(rtp) != 172 or rtp[0] & 0xC0 != 0x80 or rtp[1] & 0x7F not in (0, 8):
+                continue
+            at = next((struct.unpack("qq", v[:16]) for lvl, kind, v in ancillary
+                       if lvl == socket.SOL_SOCKET and kind == 35), None)
+            stamp = at[0] + at[1] / 1e9 if at else time.time()
+            codec = "PCMU" if rtp[1] & 0x7F == 0 else "PCMA"
+            samples = np.frombuffer(decode(rtp[12:], codec), dtype="<i2").astype(np.int32)
+            loud = bool(np.abs(samples).max() > 500)
+            low, high = self.rtp_range
+            if low <= src <= high and not low <= dst <= high:
+                self.from_fs.append((stamp, loud))
+            elif low <= dst <= high and not low <= src <= high:
+                self.to_fs.append((stamp, loud))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self._sock.close()
+
+    def silent_after_ms(self, gap_s: float = 0.3) -> float | None:
+        mouth = next((at for at, loud in self.to_fs if loud), None)
+        if mouth is None:
+            return None
+        ear = [at for at, loud in self.from_fs if loud]
+        before = [at for at in ear if mouth - gap_s < at <= mouth]
+        if not before:
+            return None
+        last = before[-1]
+        for at in ear:
+            if at > last:
+                if at - last > gap_s:
+                    break
+                last = at
+        return 1000 * (last - mouth)
+
+
 def _voiced(audio: Audio, threshold: int = 500) -> np.ndarray:
     samples = np.frombuffer(audio.pcm, dtype="<i2").astype(np.int32)
     frames = samples[: samples.size // 160 * 160].reshape(-1, 160)
@@ -182,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=6)
     parser.add_argument("--node", choices=["lab", "process"], default="lab")
     parser.add_argument("--models", type=Path, help="models folder (--node process)")
-    parser.add_argument("--legs", default="loopback,sip")
+    parser.add_argument("--legs", default="loopback,sip,sipp")
     parser.add_argument("--no-recording", action="store_true",
                         help="skip the stereo-recording measurement")
     args = parser.parse_args(argv)
@@ -213,6 +308,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                   f"{args.calls} calls per line, caller speaks {SPEAK_AFTER_S} s into the "
                   "greeting")
             for leg in args.legs.split(","):
+                if leg == "sipp":
+                    try:
+                        results = sipp_calls(fs, args.calls, speech, workdir)
+                    except PermissionError:
+                        print("sipp: sniffing RTP on lo needs root (AF_PACKET); skipped")
+                        continue
+                    print(summary("sipp (RTP on lo): first word -> silence", results))
+                    continue
                 at_ear, logged = probe_calls(fs, leg, args.calls, speech, marks)
                 print(summary(f"probe {leg}: first word -> silence", at_ear))
                 if logged:
