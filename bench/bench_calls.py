@@ -9,6 +9,16 @@ caller "tschüss" → agent goodbye + hangup.
 
 Prints calls handled, chats complete, the controller's added latency (p50/p95) and the p99
 jitter of the outgoing 20 ms packets as the callers received them.
+
+    .venv/bin/python -m bench.bench_calls --freeswitch --calls 20
+
+The same calls through the real FreeSWITCH (``tests/real_freeswitch.py``, the product's
+freeswitch_conf): loopback callers in context ``voicegate`` that play the two sentences
+(espeak-ng) and record what they hear. The jitter is then measured where FreeSWITCH receives the
+agent's unicast datagrams: kernel receive timestamps of the UDP packets to FreeSWITCH's unicast
+ports on ``lo`` (an AF_PACKET socket; needs root, else that line says so). Also printed: 20 ms
+frames of silence inside the agent's speech as the caller heard it (packets FreeSWITCH did not
+have in time).
 """
 
 from __future__ import annotations
@@ -115,10 +125,176 @@ def packet_jitter(result: dict[str, Any]) -> list[float]:
             if b - a < 0.2]
 
 
+def _sniff_unicast(ports: tuple[int, int], stop: Any, found: dict[int, list[float]]) -> None:
+    """Kernel receive times of 320-byte UDP datagrams to ``ports`` on ``lo`` (FreeSWITCH's
+    unicast local ports: the agent's audio as FreeSWITCH gets it)."""
+    import socket
+    import struct
+
+    so_timestampns = getattr(socket, "SO_TIMESTAMPNS", 35)
+    # SOCK_DGRAM: cooked packets, starting at the IP header (no link-layer header)
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+    sock.bind(("lo", 0))
+    sock.setsockopt(socket.SOL_SOCKET, so_timestampns, 1)
+    sock.settimeout(0.2)
+    low, high = ports
+    while not stop.is_set():
+        try:
+            data, ancillary, _flags, address = sock.recvmsg(2048, 64)
+        except TimeoutError:
+            continue
+        if address[2] == socket.PACKET_OUTGOING or len(data) < 28 or data[9] != 17:
+            continue
+        header = (data[0] & 0x0F) * 4
+        dst, length = struct.unpack("!2xHH", data[header:header + 6])
+        if not low <= dst <= high or length - 8 != 320:
+            continue
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == so_timestampns:
+                sec, nsec = struct.unpack("qq", value[:16])
+                found.setdefault(dst, []).append(sec + nsec / 1e9)
+
+
+def _heard_underruns(path: str) -> tuple[int, int]:
+    """(silent frames inside agent speech, agent speech frames) in what the caller heard."""
+    import wave
+
+    import numpy as np
+
+    with wave.open(path, "rb") as wav:
+        data = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+        channels = wav.getnchannels()
+    heard = data.reshape(-1, channels)[:, 0].astype(np.int32)
+    frames = heard[: heard.size // 160 * 160].reshape(-1, 160)
+    loud = np.abs(frames).max(axis=1) > 1000 if frames.size else np.array([], dtype=bool)
+    idx = np.flatnonzero(loud)
+    silent_inside = sum(int(b - a - 1) for a, b in zip(idx, idx[1:], strict=False)
+                        if 1 < b - a <= 5)  # a gap of up to 80 ms inside one stretch
+    return silent_inside, int(loud.sum())
+
+
+def run_freeswitch_callers(port: int, rtp_ports: tuple[int, int], calls: int, out: Any) -> None:
+    """Child process: a real FreeSWITCH whose dialplan reaches the controller on ``port``;
+    ``calls`` loopback callers at once; what FreeSWITCH received and the callers heard."""
+    import threading
+
+    from tests.real_freeswitch import RealFreeSwitch, caller_speech, unpack_tree
+    from tests.speech import concat, pause
+
+    home = Path(tempfile.mkdtemp(prefix="bench-freeswitch-"))
+    fs = RealFreeSwitch.create(unpack_tree(home / "tree"), home / "fs",
+                               esl_hosts=[f"127.0.0.1:{port}"])
+    fs.start()
+    audio = concat(pause(1500), caller_speech(SAYS[0]), pause(2500), caller_speech(SAYS[1]))
+    stop, packets = threading.Event(), {}
+    sniff_error = ""
+    try:
+        sniffer = threading.Thread(target=_sniff_unicast, args=(rtp_ports, stop, packets),
+                                   daemon=True)
+        sniffer.start()
+    except Exception as exc:  # not root: no AF_PACKET
+        sniff_error = f"{type(exc).__name__}: {exc}"
+    results = []
+    try:
+        placed = [fs.call("4930123456", audio, caller_number=f"49170{i:07d}")
+                  for i in range(calls)]
+        for call in placed:
+            try:
+                call.wait_ended(120)
+                gaps, voiced = _heard_underruns(str(fs.wait_recorded(call.recording)))
+                results.append({"uuid": call.call_uuid, "ended": True, "underruns": gaps,
+                                "agent_frames": voiced})
+            except Exception as exc:
+                results.append({"uuid": call.call_uuid, "ended": False, "error": str(exc)})
+        fs.wait_no_channels(30)
+    finally:
+        stop.set()
+        fs.kill()
+    if not sniff_error and not packets:
+        sniff_error = "no packets captured (AF_PACKET needs root)"
+    out.send({"results": results, "packets": packets, "sniff_error": sniff_error})
+
+
+def main_freeswitch(calls: int) -> None:
+    import gevent
+
+    from media.testing import ScriptedSTT, ToneTTS
+    from models import Chat, db
+    from tests.call_lab import CallLab
+
+    data = Path(tempfile.mkdtemp(prefix="bench-calls-"))
+    lab = CallLab(data_dir=data / "node", stt=ScriptedSTT(default=SAYS[0]),
+                  llm=TurnCountingLLM(), tts=ToneTTS(ms_per_char=8.0))
+    lab.start().seed_practice()
+    settings = lab.node.services.settings
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=run_freeswitch_callers,
+                       args=(lab.port, (settings.rtp_port_min, settings.rtp_port_max), calls,
+                             child))
+    started = time.monotonic()
+    proc.start()
+    while not parent.poll():
+        gevent.sleep(0.05)
+    report = parent.recv()
+    proc.join()
+    wall = time.monotonic() - started
+    deadline = time.monotonic() + 10
+    while len(lab.node.services.live) and time.monotonic() < deadline:
+        gevent.sleep(0.05)
+    results = report["results"]
+    with lab.node.db_app.app_context():
+        chats = {c.call_uuid: c for c in db.session.scalars(db.select(Chat))}
+        handled = complete = 0
+        overheads: list[float] = []
+        for r in results:
+            chat = chats.get(r["uuid"])
+            if chat is None:
+                continue
+            roles = [t.role for t in chat.turns]
+            handled += chat.end_reason == "agent_hangup"
+            if (chat.status == "neu" and chat.end_reason == "agent_hangup"
+                    and roles == ["agent", "caller", "agent", "caller", "agent"]):
+                complete += 1
+            overheads += [t.timings["overhead"] for t in chat.turns if "overhead" in t.timings]
+    lab.stop()
+    jitter = []
+    for times in report["packets"].values():
+        times = sorted(times)
+        jitter += [abs((b - a) * 1000 - 20) for a, b in zip(times, times[1:], strict=False)
+                   if b - a < 0.2]
+    underruns = sum(r.get("underruns", 0) for r in results)
+    agent_frames = sum(r.get("agent_frames", 0) for r in results)
+    print(f"calls placed:            {len(results)} at once through the real FreeSWITCH "
+          f"(wall {wall:.1f} s, incl. FreeSWITCH start)")
+    print(f"calls handled:           {handled} (agent hung up; "
+          f"{sum(not r['ended'] for r in results)} caller legs did not end)")
+    print(f"chats complete:          {complete}/{len(results)}")
+    if overheads:
+        print(f"controller overhead:     p50 {statistics.median(overheads):.1f} ms, "
+              f"p95 {percentile(overheads, 95):.1f} ms  (endpoint decision → first agent "
+              f"packet, minus engine time; n={len(overheads)})")
+    if jitter:
+        print(f"unicast jitter at FS:    p50 {statistics.median(jitter):.2f} ms, "
+              f"p99 {percentile(jitter, 99):.2f} ms, max {max(jitter):.2f} ms (kernel receive "
+              f"times at FreeSWITCH's unicast ports, n={len(jitter)} packet gaps, "
+              f"{len(report['packets'])} calls)")
+    else:
+        print(f"unicast jitter at FS:    not measured ({report['sniff_error']})")
+    print(f"caller heard:            {underruns} silent 20 ms frames inside "
+          f"{agent_frames} frames of agent speech (packets FreeSWITCH lacked in time)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--freeswitch", action="store_true",
+                        help="through the real FreeSWITCH (loopback callers) instead of the "
+                             "stand-in")
     args = parser.parse_args()
+    if args.freeswitch:
+        main_freeswitch(args.calls)
+        return
 
     import gevent  # the controller uses gevent's sockets directly; no monkey-patching needed
 
