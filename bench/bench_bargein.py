@@ -128,7 +128,7 @@ def probe_calls(fs, leg: str, calls: int, speech: Audio, marks: BargeInLog | Non
         at_ear.append(None if silent is None else 1000 * silent)
         if marks and marks.times and result.mouth_at:
             logged.append(1000 * (marks.times[0] - result.mouth_at))
-        fs.wait_no_channels(timeout=20)
+        settle(fs)
     return at_ear, logged
 
 
@@ -149,7 +149,7 @@ def sipp_calls(fs, calls: int, speech: Audio, workdir: Path) -> list[float | Non
         sipp.wait(30)
         sniffer.stop()
         results.append(sniffer.silent_after_ms())
-        fs.wait_no_channels(timeout=20)
+        settle(fs)
     return results
 
 
@@ -224,6 +224,20 @@ class RtpSniffer:
         return 1000 * (last - mouth)
 
 
+def settle(fs) -> None:
+    """No channel left before the next call; one left over is reported and hung up."""
+    from tests.real_freeswitch import FreeSwitchError
+
+    try:
+        fs.wait_no_channels(timeout=20)
+    except FreeSwitchError:
+        left = [(row.get("name"), row.get("state"), row.get("application"))
+                for row in fs.channels()]
+        print(f"  channels left after the call: {left}; hung up")
+        fs.api("hupall NORMAL_CLEARING")
+        fs.wait_no_channels(timeout=20)
+
+
 def _voiced(audio: Audio, threshold: int = 500) -> np.ndarray:
     samples = np.frombuffer(audio.pcm, dtype="<i2").astype(np.int32)
     frames = samples[: samples.size // 160 * 160].reshape(-1, 160)
@@ -259,7 +273,7 @@ def recording_calls(fs, calls: int, speech: Audio, greeting_offset_ms: int
         call.wait_ended(60)
         stereo = call.stereo()
         results.append(silent_after_ms(stereo.said, stereo.heard))
-        fs.wait_no_channels(timeout=20)
+        settle(fs)
     return results
 
 
@@ -268,7 +282,7 @@ def greeting_offset(fs, speech: Audio) -> int:
     call = fs.call(NUMBER, hold_ms=800)
     call.wait_ended(30)
     heard = _voiced(call.stereo().heard)
-    fs.wait_no_channels(timeout=20)
+    settle(fs)
     return int(np.argmax(heard)) * 20 if heard.any() else 100
 
 
