@@ -2,10 +2,11 @@
 product's SIP profile (``freeswitch_conf/sip_profiles/voicegate.xml``, context ``voicegate``), to
 the node as an operator runs it (``voicegate run``, real espeak-ng and faster-whisper base).
 
-sipp's caller (``tests/sipp/uac_caller.xml``) offers PCMA or PCMU, waits for the greeting and
-says "Ich brauche einen Termin." as G.711 RTP (``rtp_stream``): the call must be answered,
-greeted, heard and routed to the Empfang agent's "Terminvergabe" desk, the chat complete, and
-sipp must see a clean end of the call (its BYE answered).
+sipp's caller (``tests/sipp/uac_caller.xml``) offers PCMA or PCMU, waits for the greeting,
+presses 1 (RFC 2833 events, ``play_pcap_audio`` of a pcap the test writes) and says
+"Ich brauche einen Termin." as G.711 RTP (``rtp_stream``): the call must be answered,
+greeted, heard and routed to the Empfang agent's "Terminvergabe" desk, the key on the chat
+timeline, the chat complete, and sipp must see a clean end of the call (its BYE answered).
 """
 
 from __future__ import annotations
@@ -63,14 +64,51 @@ def g711_wav(path: Path, audio: Audio, codec: Codec) -> Path:
     return path
 
 
+KEYS_STEP = """  <nop>
+    <action>
+      <exec play_pcap_audio="dtmf.pcap"/>
+    </action>
+  </nop>
+  <pause milliseconds="800"/>"""
+
+
+def rfc2833_pcap(path: Path, digits: str) -> Path:
+    """A pcap of RFC 2833 telephone-event packets (payload type 101) pressing ``digits``,
+    240 ms each: what sipp's play_pcap_audio sends to FreeSWITCH as the caller's keys."""
+    records = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]  # Ethernet
+    at, seq, timestamp = 0.0, 1, 8000
+    for digit in digits:
+        event = "0123456789*#".index(digit)
+        payloads = [struct.pack("!BBH", event, 10, 160 * (i + 1)) for i in range(12)]
+        payloads += [struct.pack("!BBH", event, 0x80 | 10, 160 * 12)] * 3  # end, 3 times
+        for index, payload in enumerate(payloads):
+            rtp = struct.pack("!BBHII", 0x80, (0x80 if index == 0 else 0) | 101, seq,
+                              timestamp, 0x5EED) + payload
+            udp = struct.pack("!HHHH", 4000, 5000, 8 + len(rtp), 0) + rtp
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                             bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1])) + udp
+            frame = bytes(12) + b"\x08\x00" + ip
+            records.append(struct.pack("<IIII", int(at), round(at % 1 * 1e6), len(frame),
+                                       len(frame)) + frame)
+            seq += 1
+            at += 0.02
+        timestamp += 160 * 25
+        at += 0.2
+    path.write_bytes(b"".join(records))
+    return path
+
+
 def start_sipp(workdir: Path, fs: RealFreeSwitch, codec: Codec, speech: Audio,
-               wait_ms: int = GREETING_WAIT_MS) -> subprocess.Popen:
-    """sipp calling ``NUMBER`` at the product's SIP profile; runs until the far end's BYE."""
+               wait_ms: int = GREETING_WAIT_MS, keys: str = "") -> subprocess.Popen:
+    """sipp calling ``NUMBER`` at the product's SIP profile, pressing ``keys`` (RFC 2833)
+    after ``wait_ms``, then saying ``speech``; runs until the far end's BYE."""
     workdir.mkdir(parents=True, exist_ok=True)
     g711_wav(workdir / "caller.wav", speech, codec)
+    if keys:
+        rfc2833_pcap(workdir / "dtmf.pcap", keys)
     scenario = SCENARIO.read_text("ascii")
     for name, value in {"CODEC": codec, "PT": str(PAYLOAD_TYPES[codec]),
-                        "WAIT_MS": str(wait_ms)}.items():
+                        "WAIT_MS": str(wait_ms), "KEYS": KEYS_STEP if keys else ""}.items():
         scenario = scenario.replace(f"@{name}@", value)
     (workdir / "uac.xml").write_text(scenario, "ascii")
     command = ["sipp", "-sf", "uac.xml", "-s", NUMBER, "-i", "127.0.0.1", "-p", "0", "-mp", "0",
@@ -87,7 +125,7 @@ def test_sip_caller_is_greeted_heard_and_routed(fs, node, tmp_path, codec):
     seen = len(fs.watch.events)
     sipp = start_sipp(tmp_path / "sipp", fs, codec,
                       caller_speech("Ich brauche einen Termin.", voice="de+klatt3",
-                                    speed_wpm=140))
+                                    speed_wpm=140), keys="1")
     try:
         answer = fs.watch.wait(lambda e: e.name == "CHANNEL_ANSWER"
                                and (e.get("Channel-Name") or "").startswith("sofia/voicegate/")
@@ -118,5 +156,8 @@ def test_sip_caller_is_greeted_heard_and_routed(fs, node, tmp_path, codec):
     assert chat.end_reason == "transfer" and chat.transferred_to == TERMIN_DESK
     assert ("transfer", TERMIN_DESK) in [(kind, d.get("number")) for kind, d in chat.events]
     assert chat.recordings
+    # the key the caller pressed (RFC 2833 over RTP) is on the timeline
+    keys = [(d.get("text"), d.get("source")) for kind, d in chat.events if kind == "dtmf"]
+    assert keys == [("Taste 1 gedrückt", "RTP")]
     fs.wait_no_channels(timeout=30)
 
