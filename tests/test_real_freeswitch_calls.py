@@ -263,20 +263,38 @@ def test_freeswitch_killed_mid_call_the_chat_is_closed_and_the_next_call_served(
 
 # ---------------------------------------------------------------------------- load
 
-def test_twenty_simultaneous_calls_every_chat_complete(line):
-    fs, node = line
-    calls = [fs.call(NUMBER, says("Ich möchte einen Termin."), caller_number=f"49170000{i:04d}")
-             for i in range(20)]
-    # the node lets go of each call once it has transferred it (recognition of 20 callers on
-    # two shared cores takes a while); callers still on the line then hang up
-    chats = [node.wait_chat(c.call_uuid, timeout=240) for c in calls]
-    for call in calls:
-        if call.alive():
-            call.hangup()
-        call.wait_ended(30)
+def test_twenty_simultaneous_calls_every_chat_complete(fs, node, real_models,  # noqa: F811
+                                                       tmp_path):
+    """20 callers at once. The node gets a 90 s recognition timeout: 20 utterances queue for
+    one faster-whisper on two shared cores, and the default 10 s would send the last ones to
+    the fallback (what capacity a node has is bench/ material, not this test's)."""
+    fs.start()
+    node.stop()
+    busy = RealNode.create(tmp_path / "node", models=real_models, freeswitch=fs,
+                           engines={"stt_timeout_s": 90})
+    busy.always("Empfang")
+    busy.start()
+    try:
+        calls = [fs.call(NUMBER, says("Ich möchte einen Termin."),
+                         caller_number=f"49170000{i:04d}") for i in range(20)]
+        # the node lets go of each call once it has transferred it; callers still on the
+        # line then hang up
+        chats = [busy.wait_chat(c.call_uuid, timeout=300) for c in calls]
+        for call in calls:
+            if call.alive():
+                call.hangup()
+            call.wait_ended(30)
+        fs.wait_no_channels(30)
+        assert busy.live_calls() == []
+    finally:
+        busy.stop()
+        fs.api("hupall NORMAL_CLEARING")
+        node.start()
     for chat in chats:
         assert chat.status == "neu" and chat.ended, chat
-        assert chat.turns[0][:3] == ("agent", "Empfang", GREETING), chat.turns
+        # under this load a greeting may start late and the caller talk over its end
+        role, agent, text, _interrupted = chat.turns[0]
+        assert (role, agent) == ("agent", "Empfang") and GREETING.startswith(text), chat.turns
         assert any(role == "caller" and "Termin" in text for role, _a, text, _i in chat.turns)
         assert (chat.end_reason, chat.transferred_to) == ("transfer", TERMIN_DESK), chat
     assert sorted(c.caller_number for c in chats) == sorted(c.caller_number for c in calls)
