@@ -87,6 +87,8 @@ def run_offloaded(pool: EnginePool, engine: str, timeout_s: float, fn: Callable[
     except EngineError:
         raise
     except Exception as exc:
+        if not (result.ready() and result.exception is exc):
+            raise  # thrown into the waiting call (hangup, node stopping): not the engine's fault
         raise EngineError(engine, f"{type(exc).__name__}: {exc}") from exc
 
 

@@ -31,7 +31,7 @@ from .call_audio import CallAudio, Utterance
 from .chat_log import ChatLog
 from .connection import EslConnection
 from .dtmf import KeyPress
-from .protocol import Event, Hangup, Linger, MyEvents, Resume, Unicast
+from .protocol import Event, Hangup, Linger, MyEvents, Unicast
 from .services import CallServices
 
 log = logging.getLogger(__name__)
@@ -215,7 +215,9 @@ class CallSession:
         assert ch is not None
         self.conn.send(MyEvents())
         self.conn.send(Linger())
-        self.conn.send(Resume())  # if we leave without transfer/hangup, the dialplan falls back
+        # no `resume`: the dialplan's socket_resume=true already sends a call we drop to its
+        # fallback, and unlike that variable the listener flag cannot be taken back before a
+        # transfer (see _hand_to_dialplan)
         app = self.services.db_app
         with app.app_context():
             try:
@@ -394,7 +396,7 @@ class CallSession:
         self._leaving = True
         self._record_event("transfer", number=number, label=label)
         self.log.info("transfer to %s (%s)", number, label or "ohne Bezeichnung")
-        self.conn.execute("transfer", f"{number} XML {context}", timeout=5.0)
+        self._hand_to_dialplan(f"{number} XML {context}")
         self.end_reason = "transfer"
         self.transferred_to = number
 
@@ -406,14 +408,22 @@ class CallSession:
         self._record_event("fallback", reason=reason)
         self.log.warning("fallback: %s", reason)
         try:
-            self.conn.execute(
-                "transfer",
-                f"{settings.fallback_extension} XML {settings.fallback_context}", timeout=5.0)
+            self._hand_to_dialplan(f"{settings.fallback_extension} XML {settings.fallback_context}")
         except CallerHungUp:
             raise
         except Exception as exc:
             # the socket closing after `resume` also lands in the dialplan's fallback actions
             self.log.error("fallback transfer failed (%s); closing so the dialplan falls back", exc)
+
+    def _hand_to_dialplan(self, destination: str) -> None:
+        """``transfer`` the call, then let the socket go without disturbing it.
+
+        When the controller closes the socket with socket_resume on, FreeSWITCH resets the channel
+        (CS_RESET) — by then it runs the extension we transferred to, so its bridge to the human
+        is cancelled (487) and the caller lands in the voicemail. Switching the variable off first
+        makes closing after the transfer harmless."""
+        self.conn.execute("set", "socket_resume=false", timeout=5.0)
+        self.conn.execute("transfer", destination, timeout=5.0)
 
     def _record_event(self, kind: str, **data) -> None:
         if self.chat is None or self.chat.chat_id is None:

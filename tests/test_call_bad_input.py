@@ -16,10 +16,10 @@ from media.testing import ScriptedLLM, ScriptedSTT
 
 
 def _answer_setup(fs: RawFreeSwitch) -> None:
-    """Play FreeSWITCH up to the controller's `answer`: connect, myevents, linger, resume."""
+    """Play FreeSWITCH up to the controller's `answer`: connect, myevents, linger."""
     fs.expect("connect")
     fs.send_connect_reply()
-    for name in ("myevents", "linger", "resume"):
+    for name in ("myevents", "linger"):
         fs.expect(name)
         fs.send(b"Content-Type: command/reply\nReply-Text: +OK\n\n")
 
