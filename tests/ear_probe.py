@@ -47,6 +47,7 @@ class ProbeResult:
     first_heard_at: float | None = None  # the greeting's first voiced frame
     mouth_at: float | None = None  # the caller's first voiced frame left
     mouth_end_at: float | None = None  # its last frame left
+    mouth_last_voiced_at: float | None = None  # its last voiced frame left
     error: str = ""
 
     @property
@@ -75,6 +76,15 @@ class ProbeResult:
         stopped = self.agent_stopped_at
         return None if stopped is None else stopped - self.mouth_at
 
+    @property
+    def agent_answered_after_s(self) -> float | None:
+        """Caller's last voiced frame → the first voiced agent frame after it at the caller's
+        ear (s); None: nothing voiced came after the caller's speech."""
+        said = self.mouth_last_voiced_at
+        if said is None:
+            return None
+        return next((at - said for at, loud in self.heard if loud and at > said), None)
+
     def heard_voiced_s(self, start: float, end: float) -> float:
         return FRAME_S * sum(1 for at, loud in self.heard if loud and start <= at < end)
 
@@ -83,11 +93,14 @@ class EarProbe:
     """One probed caller (one call): an outbound-socket listener plus its unicast media."""
 
     def __init__(self, speech: Audio, *, speak_after_s: float = 1.2, hold_s: float = 1.5,
-                 host: str = "127.0.0.1"):
+                 after_greeting_s: float | None = None, host: str = "127.0.0.1"):
         if speech.sample_rate != 8000:
             raise ValueError("the probe speaks 8 kHz L16 (PCMA/PCMU lines)")
         self.speech = speech
         self.speak_after_s = speak_after_s
+        # set: speak once nothing voiced was heard for this long (the greeting ended; at least
+        # SILENCE_GAP_S), instead of ``speak_after_s`` after the greeting's first frame
+        self.after_greeting_s = after_greeting_s
         self.hold_s = hold_s  # after speaking, listen this long, then hang up
         self.host = host
         self.result = ProbeResult()
@@ -193,6 +206,8 @@ class EarProbe:
         n = 320
         frames = [pcm[i:i + n].ljust(n, b"\x00") for i in range(0, len(pcm), n)]
         start = self.result.first_heard_at + self.speak_after_s
+        if self.after_greeting_s is not None:
+            start = self._greeting_end(max(SILENCE_GAP_S, self.after_greeting_s))
         for index, frame in enumerate(frames):
             deadline = start + index * FRAME_S
             delay = deadline - time.monotonic()
@@ -201,9 +216,22 @@ class EarProbe:
             if self._closed.is_set():
                 return
             self._media.sendto(frame, fs_address)
-            if self.result.mouth_at is None and _peak(frame) > VOICED_PEAK:
-                self.result.mouth_at = time.monotonic()
+            if _peak(frame) > VOICED_PEAK:
+                self.result.mouth_last_voiced_at = time.monotonic()
+                if self.result.mouth_at is None:
+                    self.result.mouth_at = self.result.mouth_last_voiced_at
         self.result.mouth_end_at = time.monotonic()
+
+
+    def _greeting_end(self, quiet_s: float) -> float:
+        """The moment ``quiet_s`` has passed since the last voiced frame heard (polled every
+        frame; bounded by the call)."""
+        while not self._closed.is_set():
+            last = next((at for at, loud in reversed(self.result.heard) if loud), 0.0)
+            if time.monotonic() - last >= quiet_s:
+                return time.monotonic()
+            time.sleep(FRAME_S)
+        return time.monotonic()
 
 
 def _free_udp_port(host: str) -> int:
