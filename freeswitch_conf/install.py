@@ -230,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for path in done.files:
         print(f"installiert: {path}")
-    print(f"ESL-Passwort (für fs_cli -p): {done.esl_password}")
+    print(f"ESL-Passwort (für fs_cli -p und freeswitch_esl_password in voicegate.toml): "
+          f"{done.esl_password}")
     print("Jetzt FreeSWITCH neu starten; dann: "
           "fs_cli -p PASSWORT -x \"sofia status gateway carrier\"")
     return 0

@@ -10,9 +10,10 @@ mode without an LLM).
     node.live_calls(); node.kill(); node.stop()
 
 ``freeswitch=fs`` sets ``freeswitch_vars_path`` to the FreeSWITCH instance's
-``voicegate/vars.xml``: the node writes it at start (its ESL port, the demo's fallback number) as
-in production, and :meth:`RealNode.start` then runs ``reloadxml`` on that FreeSWITCH (the node
-itself only knows ``fs_cli`` on the default port).
+``voicegate/vars.xml`` and ``freeswitch_esl_port``/``freeswitch_esl_password`` to its inbound
+event socket (random password, as ``freeswitch_conf/install.py`` sets one): the node writes
+vars.xml at start (its ESL port, the demo's fallback number) and runs ``reloadxml`` there itself,
+as in production; :meth:`RealNode.start` checks that FreeSWITCH then has the node's values.
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ class RealNode:
         }
         if freeswitch is not None:
             values["freeswitch_vars_path"] = str(freeswitch.vars_path)
+            values["freeswitch_esl_port"] = freeswitch.esl_port
+            values["freeswitch_esl_password"] = freeswitch.esl_password
         values.update(settings or {})
         lines = [f"{k} = {_toml_value(v)}" for k, v in values.items()]
         if engines:
@@ -158,8 +161,18 @@ class RealNode:
                 raise NodeError("voicegate run not up in time:\n" + self.log_tail())
             time.sleep(0.1)
         if self.freeswitch is not None and self.freeswitch.running:
-            self.freeswitch.reloadxml()  # the node rewrote voicegate/vars.xml
+            self._check_vars_reloaded()
         return self
+
+    def _check_vars_reloaded(self) -> None:
+        """The node rewrote voicegate/vars.xml and ran reloadxml over the event socket: the
+        FreeSWITCH now routes calls to this node (the file is only rewritten when it changed,
+        so FreeSWITCH is asked, not the log)."""
+        hosts = self.freeswitch.api("global_getvar voicegate_esl_hosts").strip()
+        if f":{self.esl_port}" not in hosts:
+            raise NodeError(f"FreeSWITCH's voicegate_esl_hosts is {hosts!r}, not this node's "
+                            f"ESL port {self.esl_port}: reloadxml did not happen\n"
+                            + self.log_tail(40))
 
     def stop(self, timeout: float = 20.0) -> None:
         """Ctrl-C (SIGINT) as an operator would; SIGKILL if it does not end."""

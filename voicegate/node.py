@@ -4,8 +4,6 @@ gevent process (``voicegate run``)."""
 from __future__ import annotations
 
 import logging
-import shutil
-import subprocess
 import sys
 from dataclasses import dataclass, field
 
@@ -135,18 +133,21 @@ def _sync_freeswitch_vars(settings: Settings, db_app: Flask) -> None:
         if result is not None and result.error:
             log.error("FreeSWITCH variables not updated: %s", result.error)
         return
-    fs_cli = shutil.which("fs_cli")
-    if fs_cli is None:
-        log.warning("%s updated; run `fs_cli -x reloadxml` so FreeSWITCH uses it", result.path)
+    from esl_controller.inbound import InboundError, inbound_api
+
+    esl = f"{settings.freeswitch_esl_host}:{settings.freeswitch_esl_port}"
+    try:  # bounded: a FreeSWITCH that hangs or is down must not keep the node from starting
+        reply = inbound_api("reloadxml", host=settings.freeswitch_esl_host,
+                            port=settings.freeswitch_esl_port,
+                            password=settings.freeswitch_esl_password, timeout=5.0).strip()
+    except InboundError as exc:
+        log.error("%s updated, but reloadxml over the event socket %s failed (%s); run "
+                  "`fs_cli -x reloadxml` by hand", result.path, esl, exc)
         return
-    try:  # a FreeSWITCH that hangs or is down must not keep the node from starting
-        done = subprocess.run([fs_cli, "-x", "reloadxml"], capture_output=True, text=True,
-                              timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        log.error("%s updated, but `fs_cli -x reloadxml` failed (%s); run it by hand",
-                  result.path, exc)
-        return
-    log.info("FreeSWITCH reloadxml: %s", (done.stdout or done.stderr).strip())
+    if reply.startswith("+OK"):
+        log.info("FreeSWITCH reloadxml over %s: %s", esl, reply)
+    else:
+        log.error("FreeSWITCH reloadxml over %s: %s", esl, reply)
 
 
 def _close_interrupted_chats(settings: Settings, db_app: Flask) -> None:

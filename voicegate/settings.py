@@ -68,6 +68,11 @@ class Settings:
     # FreeSWITCH's vars.xml (e.g. /etc/freeswitch/voicegate/vars.xml, freeswitch_conf/README.md)
     # rewritten when the fallback number or voicemail box change; empty: never written
     freeswitch_vars_path: str = ""
+    # FreeSWITCH's inbound event socket (event_socket.conf.xml; freeswitch_conf/install.py sets
+    # a random password): the node runs `reloadxml` there after rewriting vars.xml
+    freeswitch_esl_host: str = "127.0.0.1"
+    freeswitch_esl_port: int = 8021
+    freeswitch_esl_password: str = "ClueCon"
     max_call_seconds: int = 3600
     secret_key: str = ""
     master_url: str = ""
