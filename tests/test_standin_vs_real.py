@@ -63,6 +63,23 @@ ANSWERED = ["event CHANNEL_EXECUTE answer", "event CHANNEL_ANSWER",
             "event CHANNEL_EXECUTE_COMPLETE answer"]
 
 
+def assert_hangup_order(got: list[str], head: list[str], end: list[str],
+                        tail: list[str] = HANGUP_TAIL) -> None:
+    """``head``, then the hangup events with the linger notice, then ``end``.
+
+    What the real FreeSWITCH guarantees, no more: the linger notice comes from the channel's
+    thread while the listener still delivers the hangup events, so it may sit anywhere among
+    them (even before CHANNEL_HANGUP after an ``api uuid_kill``); and events still queued when
+    the channel goes may be flushed, so they are an in-order prefix of ``tail``. Seen in CI on a
+    busy machine; a controller must not wait for HANGUP_COMPLETE."""
+    assert got[:len(head)] == head, got
+    assert got[len(got) - len(end):] == end, got
+    middle = got[len(head):len(got) - len(end)]
+    assert middle.count("notice linger") == 1, got
+    events = [label for label in middle if label != "notice linger"]
+    assert events and events == tail[:len(events)], got
+
+
 # ---------------------------------------------------------------------------- the two lines
 
 class StandinLine:
@@ -366,9 +383,9 @@ def test_answer_then_hangup_with_linger_n(line, controller_port) -> None:
     ctl = Controller(controller_port, handler)
     line.place()
     got = ctl.run()
-    assert ctl.labels() == ["reply +OK", "reply +OK Events Enabled",
-                            "reply +OK will linger 1 seconds", "reply +OK", *ANSWERED,
-                            "reply +OK", *HANGUP_TAIL, "notice linger", "notice disconnect"]
+    assert_hangup_order(ctl.labels(), ["reply +OK", "reply +OK Events Enabled",
+                                       "reply +OK will linger 1 seconds", "reply +OK", *ANSWERED,
+                                       "reply +OK"], ["notice disconnect"])
     assert got["closed"] and got["linger_s"] >= 0.8
     complete = got["answered"]
     execute = next(e for e in got["events"] if e.name == "CHANNEL_EXECUTE")
@@ -403,9 +420,9 @@ def test_caller_hangup_with_linger_forever_then_the_controller_leaves(
     ctl = Controller(controller_port, handler)
     line.place()
     got = ctl.run()
-    assert ctl.labels() == ["reply +OK", "reply +OK Events Enabled", "reply +OK will linger",
-                            "reply +OK", *ANSWERED, *HANGUP_TAIL, "notice linger",
-                            "reply +OK bye", "notice disconnect"]
+    assert_hangup_order(ctl.labels(), ["reply +OK", "reply +OK Events Enabled",
+                                       "reply +OK will linger", "reply +OK", *ANSWERED],
+                        ["reply +OK bye", "notice disconnect"])
     assert got["open"] and got["bye"] == "+OK bye"
     assert got["hangup"].get("Hangup-Cause") == "NORMAL_CLEARING"
     assert got["hangup"].get("Answer-State") == "hangup"
@@ -426,9 +443,9 @@ def test_caller_hangs_up_before_the_answer(line, controller_port) -> None:
     ctl = Controller(controller_port, handler)
     line.place()
     hangup = ctl.run()
-    assert ctl.labels() == ["reply +OK", "reply +OK Events Enabled", "reply +OK will linger",
-                            *HANGUP_TAIL, "notice linger", "reply +OK bye",
-                            "notice disconnect"]
+    assert_hangup_order(ctl.labels(), ["reply +OK", "reply +OK Events Enabled",
+                                       "reply +OK will linger"],
+                        ["reply +OK bye", "notice disconnect"])
     assert hangup.get("Answer-State") == "hangup"
 
 
@@ -467,14 +484,19 @@ def test_caller_hangup_during_playback(line, controller_port) -> None:
     ctl = Controller(controller_port, handler)
     line.place()
     events = ctl.run()
-    assert ctl.labels()[-12:] == [
-        "reply +OK", "event CHANNEL_EXECUTE playback", "event CHANNEL_HANGUP",
-        "event CHANNEL_EXECUTE_COMPLETE playback", *HANGUP_TAIL[1:], "notice linger",
-        "reply +OK bye", "notice disconnect"]
+    got = ctl.labels()
+    playback = got.index("event CHANNEL_EXECUTE playback")
+    assert got[playback - 1] == "reply +OK"
+    assert_hangup_order(got[playback:], ["event CHANNEL_EXECUTE playback"],
+                        ["reply +OK bye", "notice disconnect"],
+                        tail=["event CHANNEL_HANGUP", "event CHANNEL_EXECUTE_COMPLETE playback",
+                              *HANGUP_TAIL[1:]])
     completes = [e for e in events if e.name == "CHANNEL_EXECUTE_COMPLETE"]
-    assert [e.get("Application") for e in completes] == ["answer", "playback", "socket"]
-    assert completes[-1].get("Application-Response") == completes[-2].get(
-        "Application-Response")
+    apps = [e.get("Application") for e in completes]
+    assert apps in (["answer", "playback"], ["answer", "playback", "socket"])  # may be flushed
+    if apps[-1] == "socket":  # the socket app's completion repeats the last app's response
+        assert completes[-1].get("Application-Response") == completes[-2].get(
+            "Application-Response")
 
 
 def test_api_uuid_kill_from_the_socket_is_noticed_at_once(line, controller_port) -> None:
@@ -490,8 +512,9 @@ def test_api_uuid_kill_from_the_socket_is_noticed_at_once(line, controller_port)
     ctl = Controller(controller_port, handler)
     line.place()
     assert ctl.run() == "+OK"
-    assert ctl.labels()[-10:] == ["api +OK", "event CHANNEL_HANGUP", "notice linger",
-                                  *HANGUP_TAIL[1:], "reply +OK bye", "notice disconnect"]
+    got = ctl.labels()
+    assert_hangup_order(got[got.index("api +OK"):], ["api +OK"],
+                        ["reply +OK bye", "notice disconnect"])
 
 
 # ---------------------------------------------------------------------------- unicast
