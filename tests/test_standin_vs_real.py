@@ -71,7 +71,11 @@ def assert_hangup_order(got: list[str], head: list[str], end: list[str],
     thread while the listener still delivers the hangup events, so it may sit anywhere among
     them (even before CHANNEL_HANGUP after an ``api uuid_kill``); and events still queued when
     the channel goes may be flushed, so they are an in-order prefix of ``tail``. Seen in CI on a
-    busy machine; a controller must not wait for HANGUP_COMPLETE."""
+    busy machine; a controller must not wait for HANGUP_COMPLETE. After the controller's
+    ``exit`` (``end`` then stops at ``+OK bye``) the disconnect notice may or may not still come
+    before the socket closes."""
+    if end[-1] != "notice disconnect" and got[-1:] == ["notice disconnect"]:
+        got = got[:-1]
     assert got[:len(head)] == head, got
     assert got[len(got) - len(end):] == end, got
     middle = got[len(head):len(got) - len(end)]
@@ -422,7 +426,7 @@ def test_caller_hangup_with_linger_forever_then_the_controller_leaves(
     got = ctl.run()
     assert_hangup_order(ctl.labels(), ["reply +OK", "reply +OK Events Enabled",
                                        "reply +OK will linger", "reply +OK", *ANSWERED],
-                        ["reply +OK bye", "notice disconnect"])
+                        ["reply +OK bye"])
     assert got["open"] and got["bye"] == "+OK bye"
     assert got["hangup"].get("Hangup-Cause") == "NORMAL_CLEARING"
     assert got["hangup"].get("Answer-State") == "hangup"
@@ -445,7 +449,7 @@ def test_caller_hangs_up_before_the_answer(line, controller_port) -> None:
     hangup = ctl.run()
     assert_hangup_order(ctl.labels(), ["reply +OK", "reply +OK Events Enabled",
                                        "reply +OK will linger"],
-                        ["reply +OK bye", "notice disconnect"])
+                        ["reply +OK bye"])
     assert hangup.get("Answer-State") == "hangup"
 
 
@@ -488,7 +492,7 @@ def test_caller_hangup_during_playback(line, controller_port) -> None:
     playback = got.index("event CHANNEL_EXECUTE playback")
     assert got[playback - 1] == "reply +OK"
     assert_hangup_order(got[playback:], ["event CHANNEL_EXECUTE playback"],
-                        ["reply +OK bye", "notice disconnect"],
+                        ["reply +OK bye"],
                         tail=["event CHANNEL_HANGUP", "event CHANNEL_EXECUTE_COMPLETE playback",
                               *HANGUP_TAIL[1:]])
     completes = [e for e in events if e.name == "CHANNEL_EXECUTE_COMPLETE"]
@@ -514,7 +518,7 @@ def test_api_uuid_kill_from_the_socket_is_noticed_at_once(line, controller_port)
     assert ctl.run() == "+OK"
     got = ctl.labels()
     assert_hangup_order(got[got.index("api +OK"):], ["api +OK"],
-                        ["reply +OK bye", "notice disconnect"])
+                        ["reply +OK bye"])
 
 
 # ---------------------------------------------------------------------------- unicast
