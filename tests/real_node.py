@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,26 @@ def pulled_models(target: Path) -> Path:
         raise NodeError(f"models pull gave no faster-whisper base model:\n{done.stdout}\n"
                         f"{done.stderr}")
     return models
+
+
+@pytest.fixture(scope="module", name="fs")
+def empfang_line_fs(freeswitch_tree, tmp_path_factory) -> Iterator[RealFreeSwitch]:
+    """A real FreeSWITCH of the module's own (fixture ``fs``)."""
+    instance = RealFreeSwitch.create(freeswitch_tree, tmp_path_factory.mktemp("fs"))
+    instance.start()
+    yield instance
+    instance.kill()
+
+
+@pytest.fixture(scope="module", name="node")
+def empfang_line_node(fs, real_models, tmp_path_factory) -> Iterator[RealNode]:
+    """``voicegate run`` behind ``fs``; its demo number always reaches Empfang (``node``)."""
+    process = RealNode.create(tmp_path_factory.mktemp("node"), models=real_models, freeswitch=fs)
+    process.always("Empfang")
+    process.start()
+    fs.set_vars(esl_hosts=[f"127.0.0.1:{process.esl_port}"])
+    yield process
+    process.stop()
 
 
 @pytest.fixture(scope="session")

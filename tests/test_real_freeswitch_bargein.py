@@ -12,7 +12,6 @@ job (the bound here is generous so the test never flakes).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -22,31 +21,18 @@ from tests.real_freeswitch import (
     caller_speech,
     freeswitch_tree,  # noqa: F401  (fixture)
 )
-from tests.real_node import RealNode, real_models  # noqa: F401  (fixture)
+from tests.real_node import (
+    RealNode,
+    empfang_line_fs,  # noqa: F401  (fixture fs)
+    empfang_line_node,  # noqa: F401  (fixture node)
+    real_models,  # noqa: F401  (fixture)
+)
 
 pytestmark = pytest.mark.slow
 
 NUMBER = "4930123456"  # the demo practice, Empfang (greeting ~4 s)
 INTERRUPTION = "Moment, ich habe noch eine Frage."
 GENEROUS_S = 1.0  # the agent must fall silent well before its greeting would have ended
-
-
-@pytest.fixture(scope="module")
-def fs(freeswitch_tree, tmp_path_factory) -> Iterator[RealFreeSwitch]:  # noqa: F811
-    instance = RealFreeSwitch.create(freeswitch_tree, tmp_path_factory.mktemp("fs"))
-    instance.start()
-    yield instance
-    instance.kill()
-
-
-@pytest.fixture(scope="module")
-def node(fs, real_models, tmp_path_factory) -> Iterator[RealNode]:  # noqa: F811
-    process = RealNode.create(tmp_path_factory.mktemp("node"), models=real_models, freeswitch=fs)
-    process.always("Empfang")
-    process.start()
-    fs.set_vars(esl_hosts=[f"127.0.0.1:{process.esl_port}"])
-    yield process
-    process.stop()
 
 
 def dial(fs: RealFreeSwitch, leg: str) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import struct
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,11 @@ from tests.real_freeswitch import (
     caller_speech,
     freeswitch_tree,  # noqa: F401  (fixture)
 )
-from tests.real_node import RealNode, real_models  # noqa: F401  (fixture)
+from tests.real_node import (
+    empfang_line_fs,  # noqa: F401  (fixture fs)
+    empfang_line_node,  # noqa: F401  (fixture node)
+    real_models,  # noqa: F401  (fixture)
+)
 
 pytestmark = pytest.mark.slow
 
@@ -34,24 +37,6 @@ TERMIN_DESK = "4930123457"  # Empfang's target "Terminvergabe"
 SCENARIO = Path(__file__).with_name("sipp") / "uac_caller.xml"
 PAYLOAD_TYPES = {"PCMU": 0, "PCMA": 8}
 GREETING_WAIT_MS = 5500  # the demo greeting is ~4 s
-
-
-@pytest.fixture(scope="module")
-def fs(freeswitch_tree, tmp_path_factory) -> Iterator[RealFreeSwitch]:  # noqa: F811
-    instance = RealFreeSwitch.create(freeswitch_tree, tmp_path_factory.mktemp("fs"))
-    instance.start()
-    yield instance
-    instance.kill()
-
-
-@pytest.fixture(scope="module")
-def node(fs, real_models, tmp_path_factory) -> Iterator[RealNode]:  # noqa: F811
-    process = RealNode.create(tmp_path_factory.mktemp("node"), models=real_models, freeswitch=fs)
-    process.always("Empfang")
-    process.start()
-    fs.set_vars(esl_hosts=[f"127.0.0.1:{process.esl_port}"])
-    yield process
-    process.stop()
 
 
 def g711_wav(path: Path, audio: Audio, codec: Codec) -> Path:
