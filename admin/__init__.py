@@ -13,8 +13,8 @@ from typing import Any
 from flask import Flask, Response, redirect, url_for
 from flask_wtf.csrf import CSRFProtect
 
+from config import Settings, load_settings
 from models import init_db
-from voicegate.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 

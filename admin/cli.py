@@ -41,8 +41,8 @@ def _cli_actor() -> str:
 
 
 def cmd_create_user(args: argparse.Namespace) -> int:
+    from config import load_settings
     from models import add_audit, create_db_app, db, upgrade_schema
-    from voicegate.settings import load_settings
 
     from .users import create_user
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from config import Settings
 from freeswitch_conf.render import render_vars, write_vars
-from voicegate.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from typing import Any
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from agents.manage import LANGUAGES
+from config import Settings
 from models import CustomerSettings, db
 from models.config import DEFAULT_AUDIT_RETENTION_DAYS
-from voicegate.settings import Settings
 
 from .audit import record as audit
 from .auth import admin_required

@@ -33,15 +33,15 @@ def serve(data: Path, port: int) -> None:
     monkey.patch_all()
     from admin import create_app
     from admin.serving import make_admin_server
-    from voicegate.settings import load_settings
+    from config import load_settings
 
     make_admin_server(create_app(load_settings(data)), "127.0.0.1", port).serve_forever()
 
 
 def _ensure_user(data: Path) -> tuple[str, str]:
     from admin.users import hash_password
+    from config import load_settings
     from models import User, create_db_app, db, upgrade_schema
-    from voicegate.settings import load_settings
 
     app = create_db_app(load_settings(data).sqlalchemy_url)
     upgrade_schema(app)

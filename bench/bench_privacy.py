@@ -45,7 +45,7 @@ def _timed_scrub(*args, **kwargs) -> bool:  # noqa: ANN002, ANN003
 
 
 privacy.scrub_database = _timed_scrub
-from voicegate.settings import load_settings  # noqa: E402
+from config import load_settings  # noqa: E402
 
 
 def _mb(size: int) -> str:

@@ -75,21 +75,33 @@ def call_off_hub(engine: object, fn: Callable[..., T], *args: Any, **kwargs: Any
 
 def run_offloaded(pool: EnginePool, engine: str, timeout_s: float, fn: Callable[..., T],
                   *args: Any, **kwargs: Any) -> T:
-    """``fn(*args)`` in the pool; EngineTimeout after ``timeout_s``, EngineError on a crash.
+    """``fn(*args)`` in the pool; EngineTimeout after ``timeout_s`` (queueing for a busy pool
+    included: a caller waits either way), EngineError on a crash.
 
     A call that times out is abandoned, not killed, in either kind of pool: the engine's own
     timeout (espeak's, the Coqui worker's, the HTTP read timeout) ends and cleans it up."""
-    result = pool.spawn(fn, *args, **kwargs)
+    deadline = gevent.Timeout(timeout_s)  # counts the wait for a free worker too
     try:
-        return result.get(timeout=timeout_s)
+        with deadline:
+            ok, value = pool.spawn(_outcome, fn, args, kwargs).get()
     except gevent.Timeout as exc:
+        if exc is not deadline:
+            raise
         raise EngineTimeout(engine, f"no answer within {timeout_s:.1f} s") from exc
-    except EngineError:
-        raise
+    if ok:
+        return value
+    if isinstance(value, EngineError):
+        raise value
+    raise EngineError(engine, f"{type(value).__name__}: {value}") from value
+
+
+def _outcome(fn: Callable[..., T], args: tuple, kwargs: dict) -> tuple[bool, Any]:
+    """``(True, result)`` or ``(False, exception)``: an engine's failure is the caller's to
+    report, not a crashed greenlet or thread for gevent to print with its traceback."""
+    try:
+        return True, fn(*args, **kwargs)
     except Exception as exc:
-        if not (result.ready() and result.exception is exc):
-            raise  # thrown into the waiting call (hangup, node stopping): not the engine's fault
-        raise EngineError(engine, f"{type(exc).__name__}: {exc}") from exc
+        return False, exc
 
 
 class OffloadedSTT:

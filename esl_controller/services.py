@@ -11,9 +11,9 @@ from typing import Any
 from flask import Flask
 
 from agents.knowledge.retrieval import KnowledgeBase
+from config import Settings
 from media.engines import LanguageModel, SpeechToText, TextToSpeech
 from models import KnowledgeChunk
-from voicegate.settings import Settings
 
 from .offload import EnginePool, OffloadedLLM, OffloadedSTT, OffloadedTTS, engine_pool
 from .pacer import Pacer

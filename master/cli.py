@@ -150,8 +150,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
 
 def _node_db_app(data_dir: Path) -> Any:
+    from config import load_settings
     from models import create_db_app, upgrade_schema
-    from voicegate.settings import load_settings
 
     app = create_db_app(load_settings(data_dir).sqlalchemy_url)
     upgrade_schema(app)

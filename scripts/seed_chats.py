@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from config import load_settings  # noqa: E402
 from models import create_db_app, db, upgrade_schema  # noqa: E402
-from voicegate.settings import load_settings  # noqa: E402
 
 log = logging.getLogger(__name__)
 

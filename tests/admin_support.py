@@ -20,6 +20,7 @@ from werkzeug.test import TestResponse
 
 from admin import create_app
 from admin.users import hash_password
+from config import Settings
 from models import (
     Agent,
     Chat,
@@ -33,7 +34,6 @@ from models import (
     db,
     upgrade_schema,
 )
-from voicegate.settings import Settings
 
 PASSWORD = "richtig-geheim-42"
 DB_NAME = "voicegate.sqlite3"
@@ -60,7 +60,7 @@ def free_port() -> int:
 
 def make_app(template_db: Path, data_dir: Path, settings_changes: dict[str, Any] | None = None,
              **config: Any) -> Flask:
-    """``settings_changes``: node settings (voicegate.settings.Settings fields) to set."""
+    """``settings_changes``: node settings (config.Settings fields) to set."""
     data_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(template_db, data_dir / DB_NAME)
     settings = Settings(data_dir=data_dir, secret_key="test-secret", status_port=free_port(),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from config import EngineSettings, load_settings
 from esl_controller.testing import CallRecord, FreeSwitchStandIn
 from media.testing import ScriptedLLM, ScriptedSTT, ToneTTS
 from models import (
@@ -22,7 +23,6 @@ from models import (
     db,
 )
 from voicegate.node import Node, build_node
-from voicegate.settings import EngineSettings, load_settings
 
 NUMBER = "4930123456"
 FALLBACK = "4930999999"

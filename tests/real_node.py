@@ -220,6 +220,14 @@ class RealNode:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def call_log(self, call_uuid: str, lines: int = 60) -> str:
+        """The node's log lines about one call (its UUID), the last ``lines`` of them."""
+        try:
+            text = self.log_path.read_text("utf-8", "replace")
+        except OSError:
+            return ""
+        return "\n".join([line for line in text.splitlines() if call_uuid in line][-lines:])
+
     def log_text(self) -> str:
         return self.log_path.read_text("utf-8", "replace")
 
@@ -313,5 +321,5 @@ class RealNode:
                 return chat
             if time.monotonic() > deadline:
                 raise NodeError(f"chat {call_uuid} not settled in {timeout} s: {chat}\n"
-                                + self.log_tail(40))
+                                + self.call_log(call_uuid))
             time.sleep(0.1)

@@ -142,7 +142,7 @@ def test_users_read_chats_but_only_admins_configure(browser: Browser) -> None:
 
 def test_secret_key_is_generated_once_and_kept(template_db: Path, tmp_path: Path) -> None:
     from admin import create_app
-    from voicegate.settings import Settings
+    from config import Settings
 
     settings = Settings(data_dir=tmp_path / "keys")
     first = create_app(settings).config["SECRET_KEY"]
@@ -174,7 +174,7 @@ def test_cli_creates_a_user_who_can_log_in(tmp_path: Path, monkeypatch) -> None:
     assert args.func(args) == 1  # exists already
 
     from admin import create_app
-    from voicegate.settings import Settings
+    from config import Settings
 
     browser = Browser(create_app(Settings(data_dir=data, secret_key="x")).test_client())
     assert browser.login("anna", "ein-langes-passwort").location == "/chats/"

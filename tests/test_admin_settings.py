@@ -13,10 +13,10 @@ from flask import Flask
 from markupsafe import escape
 
 from admin.freeswitch_vars import esl_hosts, sync_freeswitch_vars
+from config import Settings
 from freeswitch_conf.dialplan import load_vars
 from models import CustomerSettings, db
 from tests.admin_support import Browser, admin, app, browser, make_app, template_db
-from voicegate.settings import Settings
 
 __all__ = ["admin", "app", "browser", "template_db"]
 

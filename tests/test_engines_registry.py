@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from config import EngineSettings, Settings
 from media.llm.ollama import OllamaLLM
 from media.stt.faster_whisper import FasterWhisperSTT
 from media.stt.whisper import WhisperSTT
@@ -23,7 +24,6 @@ from tests.tiny_models import cached_model_dir
 from voicegate import models_cli
 from voicegate.cli import main as voicegate_main
 from voicegate.engines import build_engines
-from voicegate.settings import EngineSettings, Settings
 
 
 def settings_for(data: Path, **engines) -> Settings:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from config import load_settings
 from freeswitch_conf.dialplan import load_vars
 from models import CustomerSettings, db
 from tests.call_lab import free_tcp_port
 from voicegate.node import build_node
-from voicegate.settings import load_settings
 
 VOICEGATE = [sys.executable, "-m", "voicegate.cli"]
 

@@ -123,8 +123,8 @@ def operator_sets_up(data: Path, *, pull_model: bool = True) -> None:
     if pull_model:
         subprocess.run([VOICEGATE, "models", "pull", "--no-llm", "--data", str(data)],
                        check=True, capture_output=True)
+    from config import load_settings
     from models import Agent, PhoneNumber, TimeWindow, create_db_app, db
-    from voicegate.settings import load_settings
 
     app = create_db_app(load_settings(data).sqlalchemy_url)
     with app.app_context():
@@ -150,8 +150,8 @@ class StoredChat:
 
 
 def stored_chat(data: Path, call_uuid: str) -> StoredChat:
+    from config import load_settings
     from models import Chat, create_db_app, db
-    from voicegate.settings import load_settings
 
     app = create_db_app(load_settings(data).sqlalchemy_url)
     with app.app_context():
@@ -439,9 +439,9 @@ def patched_node_start_reloads_freeswitch_xml() -> None:
     import logging
     import time
 
+    from config import load_settings
     from tests.real_freeswitch import free_port
     from voicegate.node import build_node
-    from voicegate.settings import load_settings
 
     folder = Path(tempfile.mkdtemp())
     settings = load_settings(folder / "data", freeswitch_vars_path=str(folder / "vars.xml"),
@@ -473,9 +473,9 @@ def patched_scheduler_runs_jobs() -> None:
     import requests
     from gevent.event import AsyncResult
 
+    from config import load_settings
     from tests.test_agents_injection import HookServer
     from voicegate.node import build_node, start_scheduler
-    from voicegate.settings import load_settings
 
     node = build_node(load_settings(Path(tempfile.mkdtemp())), use_configured_engines=False)
     scheduler = start_scheduler(node)

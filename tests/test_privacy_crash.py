@@ -33,7 +33,7 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
     import voicegate.privacy as privacy
     from models import create_db_app
-    from voicegate.settings import load_settings
+    from config import load_settings
 
     where, data = sys.argv[1], Path(sys.argv[2])
     calls = {"n": 0}

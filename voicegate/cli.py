@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .settings import load_settings
+from config import load_settings
 
 
 def _add_data(parser: argparse.ArgumentParser) -> None:

@@ -13,9 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from config import EngineSettings, Settings
 from media.engines import EngineUnavailable, LanguageModel, SpeechToText, TextToSpeech
-
-from .settings import EngineSettings, Settings
 
 logger = logging.getLogger(__name__)
 

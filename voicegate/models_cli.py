@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from config import Settings, load_settings
+
 from .engines import coqui_python, model_path, stt_model_name, tts_model_name
 from .model_sources import damaged_files, offline_source, read_provenance, sha256_of
-from .settings import Settings, load_settings
 
 WHISPER_URL = "https://openaipublic.azureedge.net/main/whisper/models/{sha256}/{name}.pt"
 PIPER_URL = ("https://huggingface.co/rhasspy/piper-voices/resolve/main/{family}/{lang}/{voice}/"

@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 
+from config import Settings
 from esl_controller.server import ControllerServer
 from esl_controller.services import CallServices
 from esl_controller.status import start_status_server
 from media.engines import LanguageModel, SpeechToText, TextToSpeech
 from models import create_db_app, upgrade_schema
-
-from .settings import Settings
 
 log = logging.getLogger(__name__)
 

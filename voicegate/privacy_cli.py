@@ -7,7 +7,7 @@ import getpass
 import sys
 from pathlib import Path
 
-from .settings import Settings, load_settings
+from config import Settings, load_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from config import Settings
 from esl_controller.testing import (
     CallRecord,
     FreeSwitchStandIn,
@@ -18,8 +19,6 @@ from esl_controller.testing.script import CallerSpeech, is_voiced
 from media.audio import frame_bytes, write_wav
 from media.engines import Audio
 from models import CHAT_STATUSES, END_REASONS, Chat, create_db_app, db
-
-from .settings import Settings
 
 
 def caller_script(says: list[str]) -> list:
