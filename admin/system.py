@@ -12,8 +12,8 @@ from typing import Any
 from flask import Blueprint, current_app, render_template
 from sqlalchemy import func, select
 
-from master.node_client import last_sync_status
 from models import Chat, CustomerSettings, Recording, db
+from node_sync.client import last_sync_status
 
 from .auth import login_required
 from .controller_status import fetch_status

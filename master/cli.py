@@ -137,7 +137,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
-    from .node_client import EnrollmentError, enroll
+    from node_sync.client import EnrollmentError, enroll
 
     try:
         enrollment = enroll(args.master, args.token, args.ca, args.data)
@@ -159,7 +159,7 @@ def _node_db_app(data_dir: Path) -> Any:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from .node_client import NodeSync
+    from node_sync.client import NodeSync
 
     result = NodeSync(args.data, _node_db_app(args.data)).sync_once()
     if result.ok:
@@ -171,7 +171,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .node_client import last_sync_status
+    from node_sync.client import last_sync_status
 
     status = last_sync_status(args.data)
     print(json.dumps(status, indent=2, ensure_ascii=False, default=str))

@@ -2,7 +2,7 @@
 
 Imports nothing else of ours."""
 
-from .chats import CHAT_STATUSES, END_REASONS, Chat, ChatEvent, Recording, Turn, utcnow
+from .chats import CHAT_STATUSES, END_REASONS, Chat, ChatEvent, ChatStatus, Recording, Turn, utcnow
 from .config import (
     WINDOW_CATEGORIES,
     WINDOW_KINDS,
@@ -29,7 +29,8 @@ from .privacy import (
 
 __all__ = [
     "AUDIT_ACTIONS", "CHAT_STATUSES", "END_REASONS", "WINDOW_CATEGORIES", "WINDOW_KINDS",
-    "Agent", "AuditEntry", "Base", "Chat", "ChatEvent", "CustomerSettings", "KnowledgeChunk",
+    "Agent", "AuditEntry", "Base", "Chat", "ChatEvent", "ChatStatus",
+    "CustomerSettings", "KnowledgeChunk",
     "KnowledgeDocument", "PendingFileDeletion", "PhoneNumber", "Recording", "RecordingPolicy",
     "TimeWindow", "Turn", "User", "WindowPeriod",
     "add_audit", "caller_ref", "caller_spellings", "create_db_app", "db", "init_db",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
@@ -10,8 +11,26 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import db
 
+
+class ChatStatus(StrEnum):
+    """Where a chat stands: In Arbeit while the call runs, Neu once it ended, Erledigt when the
+    office has dealt with it. The values are what the database stores."""
+
+    IN_ARBEIT = "in_arbeit"
+    NEU = "neu"
+    ERLEDIGT = "erledigt"
+
+    @property
+    def label(self) -> str:
+        """The German label the admin shows."""
+        return _STATUS_LABELS[self]
+
+
+_STATUS_LABELS = {ChatStatus.IN_ARBEIT: "In Arbeit", ChatStatus.NEU: "Neu",
+                  ChatStatus.ERLEDIGT: "Erledigt"}
+
 # Stored value -> German label shown in the admin.
-CHAT_STATUSES = {"in_arbeit": "In Arbeit", "neu": "Neu", "erledigt": "Erledigt"}
+CHAT_STATUSES = {status.value: status.label for status in ChatStatus}
 
 # How a call ended (Chat.end_reason).
 END_REASONS = {
@@ -50,7 +69,7 @@ class Chat(db.Model):
         ForeignKey("agent.id", ondelete="SET NULL"), default=None
     )
     last_agent_name: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[str] = mapped_column(String(16), default="in_arbeit")
+    status: Mapped[str] = mapped_column(String(16), default=ChatStatus.IN_ARBEIT.value)
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)  # UTC, naive
     answered_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     ended_at: Mapped[dt.datetime | None] = mapped_column(default=None)

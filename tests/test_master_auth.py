@@ -18,12 +18,12 @@ from sqlalchemy import select
 
 from master import registry
 from master.models import HealthReport, Node, mdb
-from master.node_client import NodeSync, enroll
-from master.node_state import NodePaths, load_node_cert, save_credentials
 from master.overview import health_history
 from master.pki import CertificateAuthority, cert_pem, key_pem, make_csr, new_key
 from master.testing import RunningMaster, make_node_db, start_master
 from models import PhoneNumber, db
+from node_sync.client import NodeSync, enroll
+from node_sync.state import NodePaths, load_node_cert, save_credentials
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ def test_a_certificate_close_to_expiry_is_renewed_during_sync(
     _install_certificate(master, data_dir, age_days=1, valid_days=10)
     old_not_after = load_node_cert(NodePaths(data_dir)).not_valid_after_utc
 
-    with caplog.at_level(logging.INFO, logger="master.node_client"):
+    with caplog.at_level(logging.INFO, logger="node_sync.client"):
         assert sync.sync_once().ok
     assert "Knotenzertifikat erneuert" in caplog.text
     assert load_node_cert(NodePaths(data_dir)).not_valid_after_utc > old_not_after + dt.timedelta(
@@ -180,7 +180,7 @@ def test_a_node_that_trusts_another_ca_refuses_the_master(
     master.on_node("kunde-a", registry.add_number, "4930100000")
     NodePaths(data_dir).ca.write_bytes(cert_pem(CertificateAuthority.create().cert))
 
-    with caplog.at_level(logging.WARNING, logger="master.node_client"):
+    with caplog.at_level(logging.WARNING, logger="node_sync.client"):
         result = sync.sync_once()
 
     assert not result.ok and "TLS-Fehler" in (result.error or "")

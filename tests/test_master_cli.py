@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from master.cli import register
-from master.node_client import is_enrolled
 from master.testing import start_master
+from node_sync.client import is_enrolled
 
 
 def voicegate_master(*argv: str) -> int:

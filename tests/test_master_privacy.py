@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from master import registry
-from master.node_client import NodeSync, enroll
 from master.testing import RunningMaster, make_node_db, start_master
 from models import Agent, Chat, ChatEvent, PhoneNumber, Recording, TimeWindow, Turn, db
+from node_sync.client import NodeSync, enroll
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import uuid
 import gevent
 
 from esl_controller.testing import Say, WaitForAgentAudio, WaitForAgentSilence
-from master.node_client import NodeSync, enroll
 from master.testing import start_master
 from media.testing import ScriptedLLM, ScriptedSTT
 from models import Agent, db
+from node_sync.client import NodeSync, enroll
 
 
 def test_real_calls_leave_no_trace_on_the_master(call_lab, tmp_path):

@@ -17,14 +17,14 @@ from sqlalchemy import select
 
 from master import registry
 from master.models import Node
-from master.node_apply import load_managed_config
-from master.node_client import NodeSync, enroll, is_enrolled, last_sync_status, schedule_sync
-from master.node_state import NodePaths, load_state
 from master.overview import find_node, health_history
 from master.pki import MasterPki
 from master.server import MasterServer
 from master.testing import RunningMaster, make_node_db, start_master
 from models import Chat, PhoneNumber, db
+from node_sync.apply import load_managed_config
+from node_sync.client import NodeSync, enroll, is_enrolled, last_sync_status, schedule_sync
+from node_sync.state import NodePaths, load_state
 
 
 @pytest.fixture
@@ -146,7 +146,7 @@ def test_an_invalid_config_is_kept_out_and_reported_upward(
         registry.mdb.session.commit()
 
     master.on_node("kunde-a", store_unknown_engine)
-    with caplog.at_level(logging.ERROR, logger="master.node_client"):
+    with caplog.at_level(logging.ERROR, logger="node_sync.client"):
         assert sync.sync_once().ok
 
     assert "zukunfts-tts" in caplog.text and "bisherige Konfiguration" in caplog.text
@@ -219,7 +219,7 @@ def test_master_down_mid_run_node_keeps_config_backs_off_and_reports_the_gap(
 
     master.stop()
     attempts: list[float] = []
-    with caplog.at_level(logging.WARNING, logger="master.node_client"):
+    with caplog.at_level(logging.WARNING, logger="node_sync.client"):
         for _ in range(6 * 60):  # six simulated hours, the job fires every minute
             now[0] += 60
             result = sync.run_scheduled()
@@ -239,7 +239,7 @@ def test_master_down_mid_run_node_keeps_config_backs_off_and_reports_the_gap(
     master.port = port
     master.start()
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="master.node_client"):
+    with caplog.at_level(logging.WARNING, logger="node_sync.client"):
         while not (result := sync.run_scheduled()).attempted:
             now[0] += 60
     assert result.ok, result.error
@@ -284,7 +284,7 @@ def test_health_keeps_to_the_allow_list_whatever_the_runner_reports(
         engine_status=lambda: {"ready": False, "problems": [problem], "stt": "kaputt-text"},
         error_counts=lambda: {"tts_timeouts": 4, "Ungültiger Name": 1},
     )
-    with caplog.at_level(logging.ERROR, logger="master.node_health"):
+    with caplog.at_level(logging.ERROR, logger="node_sync.health"):
         assert sync.sync_once().ok
     assert "Laufende Anrufe für die Zustandsmeldung nicht ermittelbar" in caplog.text
 

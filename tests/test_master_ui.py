@@ -12,9 +12,9 @@ import pytest
 import requests
 
 from master import registry
-from master.node_client import NodeSync, enroll
 from master.overview import find_node
 from master.testing import RunningMaster, make_node_db, start_master
+from node_sync.client import NodeSync, enroll
 
 PASSWORD = "sehr-geheimes-passwort"
 

@@ -8,9 +8,9 @@ import io
 import random
 from pathlib import Path
 
-from master.node_client import NodeSync, enroll
 from master.testing import RunningMaster, make_node_db
 from models import CustomerSettings, PhoneNumber, add_audit, db
+from node_sync.client import NodeSync, enroll
 from tests.test_master_privacy import conversation_markers, master, write_conversations
 from voicegate.privacy import erase_caller, purge_expired
 from voicegate.privacy_export import export_caller

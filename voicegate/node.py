@@ -67,7 +67,7 @@ def start_scheduler(node: Node):
 
     scheduler = GeventScheduler()
     try:
-        from master.node_client import is_enrolled, schedule_sync
+        from node_sync.client import is_enrolled, schedule_sync
 
         if is_enrolled(node.settings.data_dir):
             schedule_sync(scheduler, node.settings.data_dir, node.db_app,

@@ -23,11 +23,13 @@ from zoneinfo import ZoneInfo
 import requests
 from flask import Flask
 
-from .config_schema import ConfigError, DesiredConfig, validate_payload
-from .health_schema import SyncGap
-from .node_apply import apply_payload
-from .node_health import CallsInProgress, EngineStatus, ErrorCounts, build_health
-from .node_state import (
+from master.config_schema import ConfigError, DesiredConfig, validate_payload
+from master.health_schema import SyncGap
+from master.pki import csr_pem, key_pem, load_cert, make_csr, new_key
+
+from .apply import apply_payload
+from .health import CallsInProgress, EngineStatus, ErrorCounts, build_health
+from .state import (
     Enrollment,
     NodePaths,
     SyncState,
@@ -40,7 +42,6 @@ from .node_state import (
     save_state,
     utc_iso,
 )
-from .pki import csr_pem, key_pem, load_cert, make_csr, new_key
 
 log = logging.getLogger(__name__)
 

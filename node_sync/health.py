@@ -17,9 +17,7 @@ from typing import TypeVar
 from flask import Flask
 from sqlalchemy import func, select
 
-from models import Chat, db
-
-from .health_schema import (
+from master.health_schema import (
     COUNTER_RE,
     ENGINE_KEYS,
     ENGINE_STATES,
@@ -27,6 +25,7 @@ from .health_schema import (
     SyncGap,
     validate_health,
 )
+from models import Chat, db
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import select
 
+from master.config_schema import ConfigError, DesiredConfig, NodeConfigPayload, validate_config
 from models import PhoneNumber, db
 
-from .config_schema import ConfigError, DesiredConfig, NodeConfigPayload, validate_config
-from .node_state import NodePaths, read_json, utc_iso, write_json
+from .state import NodePaths, read_json, utc_iso, write_json
 
 log = logging.getLogger(__name__)
 
