@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from config import load_settings
+from config.log_context import configure_logging
 
 
 def _add_data(parser: argparse.ArgumentParser) -> None:
@@ -135,8 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(logging.DEBUG if args.verbose else logging.INFO)
     return int(args.func(args) or 0)
 
 
