@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, flash, g, render_template, request
 from sqlalchemy import select
 
 from models import AUDIT_ACTIONS, AuditEntry, CustomerSettings, add_audit, caller_ref, db
-from models.timewindows import normalize_number
+from models.phone import normalize_number
 
 from .auth import admin_required
 from .formatting import local_day_start_utc
@@ -44,7 +44,7 @@ def secret() -> str:
 
 def _target_condition(raw: str):  # noqa: ANN202
     """A caller number matches its keyed hash; anything else the shown target text."""
-    if normalize_number(raw) and len(normalize_number(raw)) >= 6:
+    if len(normalize_number(raw)) >= 6:
         return (AuditEntry.target_ref == caller_ref(secret(), raw)) | \
             AuditEntry.target.contains(raw)
     return AuditEntry.target.contains(raw) | (AuditEntry.target_ref == raw)

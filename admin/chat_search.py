@@ -13,13 +13,14 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, text
 
-from models import CHAT_STATUSES, Chat, Turn, db
+from models import Chat, ChatStatus, Turn, db
+from models.phone import search_spellings
 
 from .formatting import local_day_start_utc
 
-OPEN_STATUSES = ("neu", "in_arbeit")
+OPEN_STATUSES = (ChatStatus.NEU, ChatStatus.IN_ARBEIT)
 # Status filter value -> label; "offen" is what still needs someone's attention.
-STATUS_FILTERS = {"offen": "Offen", **{k: v for k, v in CHAT_STATUSES.items()}, "alle": "Alle"}
+STATUS_FILTERS = {"offen": "Offen", **{s.value: s.label for s in ChatStatus}, "alle": "Alle"}
 _WORD = re.compile(r"\w+", re.UNICODE)
 _NUMBERISH = re.compile(r"^[\d\s+/()-]+$")
 
@@ -75,15 +76,9 @@ def _uses_fts() -> bool:
 
 
 def _number_condition(user_text: str) -> ColumnElement[bool] | None:
-    digits = re.sub(r"\D", "", user_text)
-    if not _NUMBERISH.match(user_text) or len(digits) < 3:
+    if not _NUMBERISH.match(user_text) or len(re.sub(r"\D", "", user_text)) < 3:
         return None
-    variants = {digits}
-    if digits.startswith("00"):
-        variants.add(digits[2:])
-    elif digits.startswith("0"):
-        variants.add("49" + digits[1:])  # national format against stored +49…
-    return or_(*(Chat.caller_number.like(f"%{v}%") for v in variants))
+    return or_(*(Chat.caller_number.like(f"%{v}%") for v in sorted(search_spellings(user_text))))
 
 
 def _text_condition(user_text: str) -> ColumnElement[bool]:
@@ -115,7 +110,7 @@ def build_query(f: ChatFilter) -> Select[tuple[Chat]]:
     query = select(Chat)
     if f.status == "offen":
         query = query.where(Chat.status.in_(OPEN_STATUSES))
-    elif f.status in CHAT_STATUSES:
+    elif ChatStatus.of(f.status):
         query = query.where(Chat.status == f.status)
     if f.q:
         conditions = [_text_condition(f.q)]
@@ -154,10 +149,10 @@ def find_chats(f: ChatFilter, page: int = 1, per_page: int = 25) -> tuple[list[C
 
 def status_counts() -> dict[str, int]:
     """Chats per status, plus "offen" and "alle" (counted on the status index)."""
-    counts = {key: 0 for key in CHAT_STATUSES}
+    counts = {status.value: 0 for status in ChatStatus}
     for status, count in db.session.execute(
             select(Chat.status, func.count()).group_by(Chat.status)):
         counts[status] = count
     counts["offen"] = sum(counts.get(s, 0) for s in OPEN_STATUSES)
-    counts["alle"] = sum(v for k, v in counts.items() if k in CHAT_STATUSES)
+    counts["alle"] = sum(v for k, v in counts.items() if ChatStatus.of(k))
     return counts

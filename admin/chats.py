@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from models import CHAT_STATUSES, END_REASONS, Agent, Chat, CustomerSettings, Recording, db
+from models import END_REASONS, Agent, Chat, ChatStatus, CustomerSettings, Recording, db
 
 from .audit import record as audit
 from .auth import login_required
@@ -33,6 +33,7 @@ from .formatting import format_datetime, local_now
 log = logging.getLogger(__name__)
 
 bp = Blueprint("chats", __name__, url_prefix="/chats")
+bp.add_app_template_global(ChatStatus, "ChatStatus")  # the templates compare with its members
 
 CARDS_PER_PAGE = 24
 LIST_PER_PAGE = 50
@@ -135,10 +136,10 @@ def _chat_for_action(chat_id: int) -> Chat:
 @login_required
 def mark_done(chat_id: int) -> Response:
     chat = _chat_for_action(chat_id)
-    if chat.status == "in_arbeit":
+    if chat.status == ChatStatus.IN_ARBEIT:
         flash("Der Anruf läuft noch – der Chat kann danach erledigt werden.", "error")
     else:
-        chat.status = "erledigt"
+        chat.status = ChatStatus.ERLEDIGT
         db.session.commit()
         flash(f"Chat mit {chat.caller_name or chat.caller_number or 'Unbekannt'} ist erledigt.",
               "success")
@@ -150,14 +151,14 @@ def mark_done(chat_id: int) -> Response:
 def note_callback(chat_id: int) -> Response:
     """The callback is written down: the note says who and when, the chat counts as done."""
     chat = _chat_for_action(chat_id)
-    if chat.status == "in_arbeit":
+    if chat.status == ChatStatus.IN_ARBEIT:
         flash("Der Anruf läuft noch – ein Rückruf kann danach notiert werden.", "error")
         return redirect(_back(url_for("chats.cards")))
     note = request.form.get("notiz", "").strip()[:1000]
     line = f"Rückruf notiert von {g.user.username} am {format_datetime(local_now())}"
     line += f": {note}" if note else ""
     chat.followup_note = f"{chat.followup_note}\n{line}".strip()
-    chat.status = "erledigt"
+    chat.status = ChatStatus.ERLEDIGT
     db.session.commit()
     flash("Rückruf notiert – der Chat ist erledigt.", "success")
     return redirect(_back(url_for("chats.cards")))
@@ -167,8 +168,8 @@ def note_callback(chat_id: int) -> Response:
 @login_required
 def reopen(chat_id: int) -> Response:
     chat = _chat_for_action(chat_id)
-    if chat.status == "erledigt":
-        chat.status = "neu"
+    if chat.status == ChatStatus.ERLEDIGT:
+        chat.status = ChatStatus.NEU
         db.session.commit()
         flash("Der Chat ist wieder offen.", "success")
     return redirect(_back(url_for("chats.detail", chat_id=chat_id)))
@@ -185,7 +186,7 @@ def status_json() -> Response:
     newest = db.session.scalar(select(Chat.id).order_by(Chat.id.desc()).limit(1))
     return jsonify(
         newest_id=newest or 0,
-        chats={str(r.id): {"status": r.status, "label": CHAT_STATUSES.get(r.status, r.status),
+        chats={str(r.id): {"status": r.status, "label": ChatStatus.label_of(r.status),
                            "last_agent": r.last_agent_name, "summary": r.summary,
                            "tags": list(r.tags or [])} for r in rows},
     )

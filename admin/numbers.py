@@ -13,13 +13,13 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from models import WINDOW_CATEGORIES, Agent, PhoneNumber, TimeWindow, WindowPeriod, db
+from models.phone import dialable, normalize_number
 from models.timewindows import (
     Explanation,
     WindowSpec,
     describe_period,
     explain,
     format_local,
-    normalize_number,
     validate_window,
     window_spec,
 )
@@ -68,10 +68,6 @@ def until_text(until: dt.datetime, at: dt.datetime) -> str:
     return format_local(until - dt.timedelta(days=1), at).removesuffix("00:00") + "24:00"
 
 
-def display_number(number: str) -> str:
-    return f"+{number}" if len(number) > 6 else number
-
-
 def _agent_names() -> dict[int, str]:
     return dict(db.session.execute(select(Agent.id, Agent.name)).all())
 
@@ -112,7 +108,7 @@ def index() -> str:
     now = local_now()
     lines = {n.id: active_line(_specs(n), now, agents) for n in numbers}
     return render_template("numbers/index.html", numbers=numbers, lines=lines,
-                           display_number=display_number, form=request.form)
+                           form=request.form)
 
 
 @bp.post("/")
@@ -125,7 +121,7 @@ def create() -> Any:
     if not normalized:
         error = "Bitte eine gültige Telefonnummer eingeben (z. B. +49 30 1234567)."
     elif _find_number(normalized):
-        error = f"Die Nummer {display_number(normalized)} ist schon angelegt."
+        error = f"Die Nummer {dialable(normalized)} ist schon angelegt."
     if error:
         flash(error, "error")
         return index(), 400
@@ -133,8 +129,8 @@ def create() -> Any:
     db.session.add(number)
     db.session.commit()
     log.info("phone number %s created", normalized)
-    audit("number.create", f"Nummer {display_number(normalized)}", f"number:{number.id}")
-    flash(f"Nummer {display_number(normalized)} angelegt. Legen Sie jetzt die Zeitfenster an.",
+    audit("number.create", f"Nummer {dialable(normalized)}", f"number:{number.id}")
+    flash(f"Nummer {dialable(normalized)} angelegt. Legen Sie jetzt die Zeitfenster an.",
           "success")
     return redirect(url_for("numbers.detail", number_id=number.id))
 
@@ -177,7 +173,7 @@ def detail(number_id: int) -> str:
     preview, preview_error = _preview(specs, agents)
     today = local_now().date()
     return render_template(
-        "numbers/detail.html", number=number, display_number=display_number,
+        "numbers/detail.html", number=number,
         now_line=active_line(specs, local_now(), agents), preview=preview,
         preview_error=preview_error, agents=agents, week=week_columns(number),
         date_windows=sorted((w for w in number.windows if w.kind == "date"),
@@ -196,7 +192,7 @@ def update(number_id: int) -> Response:
     number = _number_or_404(number_id)
     number.label = request.form.get("label", "").strip()[:200]
     db.session.commit()
-    audit("number.change", f"Nummer {display_number(number.number)}", f"number:{number_id}",
+    audit("number.change", f"Nummer {dialable(number.number)}", f"number:{number_id}",
           fields=["label"])
     flash("Bezeichnung gespeichert.", "success")
     return redirect(url_for("numbers.detail", number_id=number_id))
@@ -227,7 +223,7 @@ def update_recording(number_id: int) -> Response:
     changed = [name for name, old, new in zip(
         ("recording_enabled", "announcement_enabled", "announcement_text"), before, after,
         strict=True) if old != new]
-    audit("number.change", f"Nummer {display_number(number.number)}", f"number:{number_id}",
+    audit("number.change", f"Nummer {dialable(number.number)}", f"number:{number_id}",
           fields=changed, recording=number.recording_enabled)
     state = "Anrufe werden aufgezeichnet" if number.recording_enabled else \
         "Anrufe werden nicht aufgezeichnet"
@@ -240,7 +236,7 @@ def update_recording(number_id: int) -> Response:
 @admin_required
 def delete(number_id: int) -> Response:
     number = _number_or_404(number_id)
-    shown = display_number(number.number)
+    shown = dialable(number.number)
     db.session.delete(number)
     db.session.commit()
     audit("number.delete", f"Nummer {shown}", f"number:{number_id}")
@@ -281,7 +277,6 @@ def _render_window_form(number: PhoneNumber, form: WindowForm, window: TimeWindo
     return render_template(
         "numbers/window_form.html", number=number, form=form, window=window, errors=errors,
         agents=_agent_list(), categories=WINDOW_CATEGORIES, title=KIND_TITLES[form.kind],
-        display_number=display_number,
     )
 
 
@@ -302,7 +297,7 @@ def new_window(number_id: int, kind: str) -> Any:
     db.session.add(window)
     _save_window(window, form)
     db.session.commit()
-    audit("window.create", f"Nummer {display_number(number.number)}: „{window.name}“",
+    audit("window.create", f"Nummer {dialable(number.number)}: „{window.name}“",
           f"number:{number_id}")
     flash(f"Zeitfenster „{window.name}“ angelegt.", "success")
     return redirect(url_for("numbers.detail", number_id=number_id))
@@ -328,7 +323,7 @@ def edit_window(number_id: int, window_id: int) -> Any:
         return _render_window_form(number, form, window, errors), 400
     _save_window(window, form)
     db.session.commit()
-    audit("window.change", f"Nummer {display_number(number.number)}: „{window.name}“",
+    audit("window.change", f"Nummer {dialable(number.number)}: „{window.name}“",
           f"number:{number_id}")
     flash(f"Zeitfenster „{window.name}“ gespeichert.", "success")
     return redirect(url_for("numbers.detail", number_id=number_id))
@@ -342,7 +337,7 @@ def delete_window(number_id: int, window_id: int) -> Response:
     name = window.name
     db.session.delete(window)
     db.session.commit()
-    audit("window.delete", f"Nummer {display_number(number.number)}: „{name}“",
+    audit("window.delete", f"Nummer {dialable(number.number)}: „{name}“",
           f"number:{number_id}")
     flash(f"Zeitfenster „{name}“ gelöscht.", "success")
     return redirect(url_for("numbers.detail", number_id=number_id))
@@ -374,7 +369,7 @@ def import_holidays(number_id: int) -> Response:
             category="feiertag", date_from=day, date_to=day))
         added += 1
     db.session.commit()
-    audit("window.create", f"Nummer {display_number(number.number)}: Feiertage {year}",
+    audit("window.create", f"Nummer {dialable(number.number)}: Feiertage {year}",
           f"number:{number_id}", added=added)
     skipped = len(days) - added
     message = f"{added} Feiertage {year} für {BUNDESLAENDER[state]} angelegt"

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.manage import LANGUAGES
-from agents.validation import is_phone_number, normalise_phone
 from models import CustomerSettings
+from models.phone import dial_form, is_phone_number
 
 DEFAULT_TZ = "Europe/Berlin"
 GERMAN_SPEAKING_ZONES = ("Europe/Berlin", "Europe/Vienna", "Europe/Zurich")
@@ -77,7 +77,7 @@ class SettingsForm:
     def apply_to(self, row: CustomerSettings) -> None:
         row.name = self.name
         row.timezone = self.timezone
-        row.fallback_number = normalise_phone(self.fallback_number)
+        row.fallback_number = dial_form(self.fallback_number)
         row.voicemail_box = self.voicemail_box
         row.tag_choices = self.tags()
         row.language = self.language
@@ -120,7 +120,7 @@ def parse_settings_form(data: Any) -> SettingsForm:
     if not is_zone(form.timezone):
         errors["timezone"] = "Bitte eine Zeitzone aus der Liste wählen."
     number = form.fallback_number
-    if number and not (number.isascii() and is_phone_number(number)):
+    if number and not is_phone_number(number):
         errors["fallback_number"] = ("Keine gültige Telefonnummer (Ziffern, optional mit +, "
                                      "z. B. +49 30 1234567).")
     box = form.voicemail_box

@@ -1,4 +1,6 @@
-"""Phone numbers as callers say them: "null eins sieben eins, zwo drei" -> "01712 3"."""
+"""Phone numbers as callers say them: "null eins sieben eins, zwo drei" -> "01712 3".
+
+Whether the digits are a number one can dial is ``models.phone.is_phone_number``."""
 
 from __future__ import annotations
 
@@ -53,8 +55,3 @@ def digits_from_speech(text: str) -> str:
             out.append(digits)
     return "".join(out)
 
-
-def looks_like_phone_number(digits: str) -> bool:
-    """Enough digits for a German or international number (3 for short internal numbers)."""
-    plain = digits.lstrip("+")
-    return plain.isdigit() and 3 <= len(plain) <= 15

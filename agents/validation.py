@@ -12,24 +12,14 @@ from typing import Any
 
 from agents.templates import TEMPLATES
 from agents.templates.base import Parameter, parse_targets
+from models.phone import is_phone_number
 
 REQUIRED = "Pflichtfeld"
 BAD_PHONE = "Keine gültige Telefonnummer"
 AGENT_GONE = "Agent existiert nicht mehr"
 MAX_TEXT = 2000
 MAX_LONG_TEXT = 20000
-_PHONE = re.compile(r"^\+?\d{3,15}$")
-_PHONE_NOISE = re.compile(r"[\s\-/().]")
 STEP_KINDS = ("text", "name", "phone_number", "date")
-
-
-def normalise_phone(value: str) -> str:
-    """``+49 (30) 123-456`` -> ``+4930123456``."""
-    return _PHONE_NOISE.sub("", value)
-
-
-def is_phone_number(value: Any) -> bool:
-    return isinstance(value, str) and bool(_PHONE.match(normalise_phone(value)))
 
 
 def _empty(value: Any) -> bool:

@@ -1,4 +1,5 @@
-"""Flask-SQLAlchemy models, database set-up, migrations and time-window resolution.
+"""Flask-SQLAlchemy models, database set-up, migrations, time-window resolution and the one
+phone-number rule (``models.phone``).
 
 Imports nothing else of ours."""
 
@@ -15,6 +16,7 @@ from .config import (
 )
 from .db import Base, create_db_app, db, init_db, upgrade_schema
 from .knowledge import KnowledgeChunk, KnowledgeDocument
+from .phone import masked_number
 from .privacy import (
     AUDIT_ACTIONS,
     AuditEntry,
@@ -23,7 +25,6 @@ from .privacy import (
     add_audit,
     caller_ref,
     caller_spellings,
-    masked_number,
     recording_policy,
 )
 

@@ -25,6 +25,20 @@ class ChatStatus(StrEnum):
         """The German label the admin shows."""
         return _STATUS_LABELS[self]
 
+    @classmethod
+    def of(cls, value: str) -> ChatStatus | None:
+        """The status a stored or submitted value names; None for anything else."""
+        try:
+            return cls(value)
+        except ValueError:
+            return None
+
+    @classmethod
+    def label_of(cls, value: str) -> str:
+        """The label of a stored value; an unknown value shows as it is."""
+        status = cls.of(value)
+        return status.label if status else value
+
 
 _STATUS_LABELS = {ChatStatus.IN_ARBEIT: "In Arbeit", ChatStatus.NEU: "Neu",
                   ChatStatus.ERLEDIGT: "Erledigt"}
@@ -91,7 +105,7 @@ class Chat(db.Model):
 
     @property
     def status_label(self) -> str:
-        return CHAT_STATUSES.get(self.status, self.status)
+        return ChatStatus.label_of(self.status)
 
     @property
     def duration_s(self) -> float | None:

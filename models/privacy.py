@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from .chats import Chat, utcnow
 from .config import PhoneNumber
 from .db import db
-from .timewindows import normalize_number
+from .phone import normalize_number
 
 # Stored action -> German label in the admin's "Protokoll".
 AUDIT_ACTIONS = {
@@ -121,10 +121,3 @@ def caller_ref(secret: str, number: str) -> str:
     digest = hmac.new(secret.encode(), normalize_number(number).encode(), hashlib.sha256)
     return "caller:" + digest.hexdigest()[:32]
 
-
-def masked_number(number: str) -> str:
-    """``491701234567`` → ``+4917…67``: enough to tell callers apart in the audit log."""
-    digits = normalize_number(number)
-    if len(digits) < 6:
-        return "…"
-    return f"+{digits[:4]}…{digits[-2:]}"

@@ -27,7 +27,6 @@ import bisect
 import functools
 import logging
 import math
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -38,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .config import WINDOW_KINDS, CustomerSettings, PhoneNumber, TimeWindow
+from .phone import DEFAULT_COUNTRY_CODE, normalize_number
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_TZ = "Europe/Berlin"
-DEFAULT_COUNTRY_CODE = "49"
 WEEKDAYS_DE = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
 KIND_LABELS_DE = {"immer": "Immer", "weekly": "Wöchentlich", "date": "Datum"}
 _KIND_RANK = {"date": 0, "weekly": 1, "immer": 2}
@@ -439,37 +438,7 @@ def validate_window(spec: WindowSpec) -> list[str]:
     return errors
 
 
-# ---------------------------------------------------------------------------- phone numbers
-
-_SCHEME = re.compile(r"^(?:sips?|tel):", re.IGNORECASE)
-_SEPARATORS = re.compile(r"[\s\-/().]")
-
-
-def normalize_number(raw: str, country_code: str = DEFAULT_COUNTRY_CODE) -> str:
-    """Digits in international form without "+", so every spelling of one number compares equal.
-
-    Rule: drop a ``sip:``/``tel:`` scheme, anything from ``@`` or ``;`` on, a "(0)" after the
-    country code and the separators space - / ( ) . ; then
-    "+<cc>…" → "<cc>…", "00<cc>…" → "<cc>…", "0…" (national) → "<country_code>…", and plain
-    digits stay as they are (already international, or a short internal number such as "1000").
-    Anything that is not a phone number after that (letters, "*", "#", empty) gives "".
-    For the configured "4930123456": "+4930123456", "004930123456", "4930123456", "030123456"
-    and "+49 (0)30 123456" all give "4930123456".
-    """
-    text = _SCHEME.sub("", raw.strip())
-    text = re.split(r"[@;]", text, maxsplit=1)[0]
-    if text.startswith(("+", "00")):
-        text = text.replace("(0)", "")
-    text = _SEPARATORS.sub("", text)
-    if text.startswith("+"):
-        digits = text[1:]
-    elif text.startswith("00"):
-        digits = text[2:]
-    elif text.startswith("0"):
-        digits = country_code + text[1:]
-    else:
-        digits = text
-    return digits if digits.isdigit() and digits.isascii() else ""
+# ---------------------------------------------------------------------------- by number
 
 
 def resolve_for_number(

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config import load_settings  # noqa: E402
-from models import create_db_app, db, upgrade_schema  # noqa: E402
+from models import ChatStatus, create_db_app, db, upgrade_schema  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +58,22 @@ def _chat_rows(rng: random.Random, first_id: int, count: int, start: dt.datetime
         n, day = rng.randint(10000, 99999), f"{rng.randint(1, 28)}.{rng.randint(1, 12)}."
         age = count - index
         if age <= 3:
-            status = "in_arbeit"
+            status = ChatStatus.IN_ARBEIT
         elif age <= 300:
-            status = "neu" if rng.random() < 0.6 else "erledigt"
+            status = ChatStatus.NEU if rng.random() < 0.6 else ChatStatus.ERLEDIGT
         else:
-            status = "neu" if rng.random() < 0.03 else "erledigt"
+            status = ChatStatus.NEU if rng.random() < 0.03 else ChatStatus.ERLEDIGT
         name = "" if rng.random() < 0.15 else f"{rng.choice(FIRST)} {rng.choice(LAST)}"
         number = f"49{rng.choice(['151', '170', '176', '30', '40', '89', '221'])}" \
                  f"{rng.randint(1000000, 9999999)}"
         tags = [tag] + (["Rückruf"] if tag != "Rückruf" and rng.random() < 0.3 else [])
         duration = rng.randint(20, 400)
-        ended = None if status == "in_arbeit" else started + dt.timedelta(seconds=duration)
+        ended = None if status == ChatStatus.IN_ARBEIT else started + dt.timedelta(seconds=duration)
         handover = agent != "Empfang" and rng.random() < 0.7
         chat = (chat_id, f"seed-{chat_id}", "4930123456", number, name, "Bürozeiten",
                 "Empfang", agent if handover else "Empfang", status, started, started, ended,
                 "" if ended is None else "agent_hangup", "",
-                "" if status == "in_arbeit" else summary.format(n=n, d=day),
+                "" if status == ChatStatus.IN_ARBEIT else summary.format(n=n, d=day),
                 json.dumps(tags), "")
         lines = [("agent", "Empfang", "Firma Beispiel, guten Tag! Wie kann ich helfen?"),
                  ("caller", "", said.format(n=n, d=day)),
@@ -128,7 +128,7 @@ def _write_recordings(recordings_dir: Path, chats: list[tuple]) -> list[tuple]:
     data = _wav_bytes(RECORDING_SECONDS)
     rows = []
     for chat in chats:
-        if chat[8] == "in_arbeit":
+        if chat[8] == ChatStatus.IN_ARBEIT:
             continue
         relative = f"{chat[9][:10].replace('-', '/')}/{chat[1]}.wav"
         path = recordings_dir / relative

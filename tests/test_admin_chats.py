@@ -132,7 +132,8 @@ def test_caller_numbers_are_shown_and_linked_with_plus(app: Flask, admin: Browse
     cards = admin.text("/chats/?status=alle")
     assert '<a href="tel:+491701234567">+491701234567</a>' in cards
     assert 'href="tel:491701234567"' not in cards
-    assert '<a href="tel:030123456">030123456</a>' in cards  # national numbers stay
+    # one form on every page: the national 030… reads as the +4930… the numbers page shows
+    assert '<a href="tel:+4930123456">+4930123456</a>' in cards
     assert "<td>+491701234567</td>" in admin.text("/chats/liste")
 
 
@@ -179,6 +180,8 @@ def test_search_by_name_number_and_transcript_text(app: Flask, admin: Browser) -
     assert "Anna Schmidt" in page and "Jürgen Müller" not in page
     assert "Anna Schmidt" in _list(admin, "q=030+777888")  # national spelling of +49 30 …
     assert "Jürgen Müller" in _list(admin, "q=1111222")  # part of a number
+    _chat(app, caller_name="Karl Kurz", caller_number="040555666")  # delivered national
+    assert "Karl Kurz" in _list(admin, "q=%2B49+40+555666")  # found by its +49 spelling
     assert "Keine Chats gefunden." in _list(admin, "q=Kreuzfahrt")
     # FTS syntax in the query is taken literally, not as an operator
     assert "Keine Chats gefunden." in _list(admin, "q=%22heizung%22+OR+NOT+rechnung")

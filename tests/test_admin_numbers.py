@@ -13,6 +13,7 @@ from tests.admin_support import (
     app,
     browser,
     make_agent,
+    make_chat,
     make_number,
     make_weekly_window,
     template_db,
@@ -164,3 +165,23 @@ def test_delete_number_takes_its_windows(app: Flask, admin: Browser) -> None:
     with app.app_context():
         assert db.session.get(PhoneNumber, number_id) is None
         assert db.session.scalar(db.select(db.func.count(TimeWindow.id))) == 0
+
+
+def test_one_number_reads_the_same_on_every_page(app: Flask, admin: Browser) -> None:
+    """Configured as +49 30 556677, called and calling back as FreeSWITCH delivers it
+    (national 030…, 0049…): the receptionist sees +4930556677 everywhere."""
+    admin.post("/nummern/", {"number": "+49 30 556677", "label": "Praxis"})
+    with app.app_context():
+        chat = make_chat(caller_name="", caller_number="030556677")
+        chat.called_number = "0049 30 556677"
+        db.session.commit()
+        chat_id = chat.id
+    shown = "+4930556677"
+    assert f">{shown}</a>" in admin.text("/nummern/")
+    assert f'<a href="tel:{shown}">{shown}</a>' in admin.text("/chats/?status=alle")
+    assert f"<td>{shown}</td>" in admin.text("/chats/liste")
+    detail = admin.text(f"/chats/{chat_id}")
+    assert f"<dt>Angerufene Nummer</dt><dd>{shown}</dd>" in detail
+    assert f'<a href="tel:{shown}">{shown}</a>' in detail
+    assert f"Für {shown} gespeichert" in admin.text("/datenschutz/?nummer=0049+30+556677")
+    assert "+030" not in admin.text("/nummern/")

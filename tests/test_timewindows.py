@@ -32,7 +32,6 @@ from models.timewindows import (
     format_local,
     local_wall_time,
     next_change,
-    normalize_number,
     resolve_for_number,
     resolve_window,
     timeline,
@@ -464,35 +463,6 @@ def test_validate_window_reports_german_errors(spec: WindowSpec, message: str) -
 )
 def test_validate_window_accepts_valid_windows(spec: WindowSpec) -> None:
     assert validate_window(spec) == []
-
-
-# ---------------------------------------------------------------- number normalisation
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("4930123456", "4930123456"),
-        ("+4930123456", "4930123456"),
-        ("004930123456", "4930123456"),
-        ("030123456", "4930123456"),
-        ("+49 (0)30 123 456", "4930123456"),
-        ("030/123-456", "4930123456"),
-        ("sip:+4930123456@carrier.example;user=phone", "4930123456"),
-        ("tel:+43 1 234567", "431234567"),
-        ("1000", "1000"),
-        ("voicegate_fallback", ""),
-        ("*98", ""),
-        ("", ""),
-        ("٠٣٠١٢٣", ""),  # non-ASCII digits are not a dialable number
-    ],
-)
-def test_normalize_number(raw: str, expected: str) -> None:
-    assert normalize_number(raw) == expected
-
-
-def test_normalize_number_national_prefix_uses_the_country_code() -> None:
-    assert normalize_number("01 234567", country_code="43") == "431234567"
 
 
 # ---------------------------------------------------------------- ORM: resolve_for_number

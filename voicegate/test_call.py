@@ -18,7 +18,7 @@ from esl_controller.testing import (
 from esl_controller.testing.script import CallerSpeech, is_voiced
 from media.audio import frame_bytes, write_wav
 from media.engines import Audio
-from models import CHAT_STATUSES, END_REASONS, Chat, create_db_app, db
+from models import END_REASONS, Chat, ChatStatus, create_db_app, db
 
 
 def caller_script(says: list[str]) -> list:
@@ -98,7 +98,7 @@ def print_chat(settings: Settings, call_uuid: str) -> int:
             print(f"Kein Chat zu {call_uuid} in {settings.data_dir} — läuft der Knoten mit "
                   "diesem Datenordner (--data)?", file=sys.stderr)
             return 1
-        print(f"\nChat #{chat.id} · {CHAT_STATUSES.get(chat.status, chat.status)} · "
+        print(f"\nChat #{chat.id} · {ChatStatus.label_of(chat.status)} · "
               f"Startagent {chat.start_agent_name or '–'} · letzter Agent "
               f"{chat.last_agent_name or '–'}")
         for turn in chat.turns:

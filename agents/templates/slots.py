@@ -18,11 +18,12 @@ from agents.actions import Action, AgentProfile, EndCall
 from agents.context import TurnContext
 from agents.keywords import best_match, is_goodbye, wants_human, yes_or_no
 from agents.llm import ask_structured
-from agents.numbers import digits_from_speech, looks_like_phone_number
+from agents.numbers import digits_from_speech
 from agents.phrases import speak_digits
 from agents.prompts import common_rules
 from agents.summary import find_caller_name
 from agents.templates.base import Step, Template
+from models.phone import is_phone_number
 
 MAX_ANSWER_CHARS = 1000
 FACT_KEYS = {"name": "name", "phone_number": "callback"}  # step kind -> summary fact
@@ -98,8 +99,8 @@ class SlotTemplate(Template):
                 current = self._current(ctx)
                 if current is not None and current.kind == "phone_number":
                     said = str(result.data.get(current.key) or "")
-                    heard = said if looks_like_phone_number(digits_from_speech(said)) else text
-                    if first is current or looks_like_phone_number(digits_from_speech(heard)):
+                    heard = said if is_phone_number(digits_from_speech(said)) else text
+                    if first is current or is_phone_number(digits_from_speech(heard)):
                         yield from self._take_number(ctx, heard)
                         return
                 yield from self._ask_next(ctx)
@@ -171,7 +172,7 @@ class SlotTemplate(Template):
 
     def _take_number(self, ctx: TurnContext, text: str) -> Iterator[Action]:
         digits = digits_from_speech(text)
-        if not looks_like_phone_number(digits):
+        if not is_phone_number(digits):
             yield from ctx.say(ctx.phrase("no_number_heard"))
             return
         flow = _flow(ctx)
@@ -186,7 +187,7 @@ class SlotTemplate(Template):
         if answer is True and step is not None:
             self._store(ctx, step, flow.pop("pending_number"))
             yield from self._ask_next(ctx)
-        elif looks_like_phone_number(digits_from_speech(text)):
+        elif is_phone_number(digits_from_speech(text)):
             yield from self._take_number(ctx, text)  # a corrected number right away
         elif answer is False:
             flow["phase"] = "ask"
