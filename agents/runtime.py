@@ -24,13 +24,14 @@ from media.engines import ChatMessage, EngineError, LanguageModel
 log = logging.getLogger(__name__)
 
 MAX_UTTERANCE_CHARS = 2000  # a longer utterance keeps its beginning and its end
-MAX_HISTORY_MESSAGES = 40
-MAX_HISTORY_CHARS = 12000  # what the LLM sees of the conversation so far
 MAX_SILENT_TURNS = 3  # empty transcripts in a row before the agent says goodbye
 
 
 class Conversation:
-    """The dialog of one call. ``agent`` changes on handover; ``history`` carries over."""
+    """The dialog of one call. ``agent`` changes on handover; ``history`` carries over.
+
+    The history keeps the whole call (each utterance clipped to MAX_UTTERANCE_CHARS); what
+    the model gets of it is bounded once, in tokens, by ``media.llm.context.fit_messages``."""
 
     def __init__(self, agent: AgentProfile, directory: AgentDirectory,
                  llm: LanguageModel | None, *, knowledge: Any = None, max_handovers: int = 3,
@@ -76,7 +77,6 @@ class Conversation:
             return
         self._silent_turns = 0
         self.history.append(ChatMessage("user", text))
-        self._bound_history()
         template = TEMPLATES.get(self.agent.template)
         if template is None:
             yield from self._run(self._unknown_template(ctx), ctx)
@@ -160,7 +160,6 @@ class Conversation:
             if not record:
                 ctx.unrecorded.clear()
             ctx.record_assistant()
-            self._bound_history()
 
     def _handover(self, action: HandOver, ctx: TurnContext) -> Iterator[Action]:
         target = self.directory.get(action.to.id)
@@ -197,18 +196,6 @@ class Conversation:
     def _unknown_template(self, ctx: TurnContext) -> Iterator[Action]:
         log.error("agent %s has unknown template %r", self.agent.id, self.agent.template)
         yield from give_up(ctx)
-
-    def _bound_history(self) -> None:
-        """Drop the oldest turns so the LLM context stays bounded (a 20-minute monologue)."""
-        def too_big() -> bool:
-            return (len(self.history) > MAX_HISTORY_MESSAGES
-                    or sum(len(m.content) for m in self.history) > MAX_HISTORY_CHARS)
-
-        while too_big() and len(self.history) > 1:
-            del self.history[0]
-            # never start with a tool answer or an assistant line whose question was dropped
-            while len(self.history) > 1 and self.history[0].role in ("tool", "assistant"):
-                del self.history[0]
 
 
 def _clip(text: str) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from agents.actions import AgentProfile, EndCall, HandOver, Say, ToolUsed, Transfer
 from agents.directory import AgentDirectory
-from agents.runtime import MAX_HISTORY_CHARS, MAX_UTTERANCE_CHARS, Conversation
-from media.engines import EngineError, EngineTimeout, ToolCall
+from agents.runtime import MAX_UTTERANCE_CHARS, Conversation
+from media.engines import ChatMessage, EngineError, EngineTimeout, ToolCall
+from media.llm.context import estimate_tokens, fit_messages
 from media.testing import ScriptedLLM
 
 
@@ -38,21 +39,37 @@ def test_empty_transcripts_ask_again_then_say_goodbye():
 
 def test_a_twenty_minute_monologue_keeps_the_context_bounded():
     llm = ScriptedLLM(default='{"reply": "Verstehe.", "action": "ask", "target": "none"}')
-    profile = operator(1, [OFFICE], "buero", max_followups=5)
+    profile = operator(1, [OFFICE], "buero", max_followups=50)
     conv = Conversation(profile, AgentDirectory([profile]), llm)
     sentence = "Und dann hat mein Nachbar wieder über den Zaun gerufen, stellen Sie sich das vor. "
     monologue = sentence * 2000  # ~20 minutes of speech in one utterance (160,000 characters)
     list(conv.on_caller(monologue))
     user = conv.history[0].content
     assert len(user) <= MAX_UTTERANCE_CHARS + 3 and " … " in user
-    for _ in range(40):  # and as many utterances in a row
-        list(conv.on_caller(sentence * 30))
+    answers = []
+    for turn in range(40):  # and as many utterances in a row: the agent answers every one
+        answers.append(said(conv.on_caller(f"Punkt {turn}: " + sentence * 30)))
         if conv.ended:
             break
-    assert sum(len(m.content) for m in conv.history) <= MAX_HISTORY_CHARS
-    assert conv.history[0].role == "user"
-    last_request = llm.requests[-1][0]
-    assert sum(len(m.content) for m in last_request[1:]) <= MAX_HISTORY_CHARS
+    assert all(answers) and not conv.ended
+    # what the model is sent: the system prompt, the newest turn, inside its context window
+    request = llm.requests[-1][0]
+    fitted = fit_messages(request, 2048 - 512)
+    assert fitted[0] == request[0] and fitted[0].role == "system"
+    assert fitted[-1] == request[-1] and "Punkt 39:" in fitted[-1].content
+    assert sum(estimate_tokens(m) for m in fitted) <= 2048 - 512
+    assert [m.role for m in fitted if m.role != "system"][0] == "user"
+
+
+def test_the_history_bound_keeps_a_handover_note_in_place_and_no_orphaned_answer():
+    prompt = ChatMessage("system", "Du bist der Empfang.")
+    old_question, old_answer = ChatMessage("user", "a" * 3000), ChatMessage("assistant", "b" * 300)
+    note = ChatMessage("system", "Das Gespräch wurde übergeben. Der bisherige Verlauf steht oben.")
+    recent = [ChatMessage("user", "Wer sind Sie?"), ChatMessage("assistant", "Die Info."),
+              ChatMessage("user", "Danke.")]
+    budget = sum(estimate_tokens(m) for m in [prompt, old_answer, note, *recent])
+    fitted = fit_messages([prompt, old_question, old_answer, note, *recent], budget)
+    assert fitted == [prompt, note, *recent]
 
 
 def test_handover_to_a_deleted_agent_goes_to_the_fallback_number():

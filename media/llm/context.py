@@ -30,11 +30,12 @@ def _truncate(message: ChatMessage, budget_tokens: int) -> ChatMessage:
     return replace(message, content="…" + message.content[len(message.content) - keep_chars:])
 
 
-def _groups(turns: Sequence[ChatMessage]) -> list[list[ChatMessage]]:
-    """Turns grouped so a tool answer stays with the assistant message that called the tool."""
+def _groups(messages: Sequence[ChatMessage]) -> list[list[ChatMessage]]:
+    """Messages grouped so a tool answer stays with the assistant message that called the tool;
+    a system message is a group of its own."""
     groups: list[list[ChatMessage]] = []
-    for message in turns:
-        if message.role == "tool" and groups:
+    for message in messages:
+        if message.role == "tool" and groups and groups[-1][0].role != "system":
             groups[-1].append(message)
         else:
             groups.append([message])
@@ -42,23 +43,37 @@ def _groups(turns: Sequence[ChatMessage]) -> list[list[ChatMessage]]:
 
 
 def fit_messages(messages: Sequence[ChatMessage], budget_tokens: int) -> list[ChatMessage]:
-    """The system messages plus the newest turns that fit ``budget_tokens``, in order."""
-    system = [m for m in messages if m.role == "system"]
-    turns = [m for m in messages if m.role != "system"]
-    left = budget_tokens - sum(estimate_tokens(m) for m in system)
-    kept: list[list[ChatMessage]] = []
-    for group in reversed(_groups(turns)):
+    """Every system message plus the newest turns that fit ``budget_tokens``, in their order.
+
+    This is the one bound on a call's history: the conversation keeps all of it, the model gets
+    what fits. The oldest turns go first, and a kept part never starts with an answer whose
+    question was dropped; a handover note (a system message in the middle) stays in its place.
+    """
+    groups = _groups(messages)
+    left = budget_tokens - sum(estimate_tokens(m) for m in messages if m.role == "system")
+    kept: dict[int, list[ChatMessage]] = {}
+    oldest = len(groups)
+    for index in reversed(range(len(groups))):
+        group = groups[index]
+        if group[0].role == "system":
+            continue
         cost = sum(estimate_tokens(m) for m in group)
         if cost <= left:
-            kept.append(group)
+            kept[index] = group
             left -= cost
+            oldest = index
             continue
         if not kept and len(group) == 1:  # the newest message alone is too long: keep its end
-            kept.append([_truncate(group[0], max(left, MESSAGE_OVERHEAD_TOKENS + 32))])
+            kept[index] = [_truncate(group[0], max(left, MESSAGE_OVERHEAD_TOKENS + 32))]
+            oldest = index
         break
-    fitted = [m for group in reversed(kept) for m in group]
-    dropped = len(turns) - len(fitted)
+    dropped_some = any(g[0].role != "system" and i not in kept for i, g in enumerate(groups))
+    if dropped_some and oldest in kept and kept[oldest][0].role == "assistant" and len(kept) > 1:
+        del kept[oldest]
+    fitted = [m for i, g in enumerate(groups) if g[0].role == "system" or i in kept
+              for m in kept.get(i, g)]
+    dropped = len(messages) - len(fitted)
     if dropped:
         logger.info("context budget %d tokens: dropped %d oldest messages", budget_tokens,
                     dropped)
-    return system + fitted
+    return fitted
