@@ -20,11 +20,17 @@ Where an engine runs depends on what it waits for:
 An engine says what it waits through with a class attribute ``waits_on`` — the name of the
 standard-library module (``"subprocess"``, ``"socket"``); engines without it are CPU work. The
 wrappers implement the same engine interfaces, so ``agents`` never learns about threads or
-greenlets.
+greenlets. The node builds the pools and wrappers and kills the pools when it stops
+(``voicegate/node.py``); this module starts nothing by itself.
+
+A worker thread or a new greenlet starts with an empty context: every call here runs in a copy
+of the caller's (``config.log_context.in_this_context``), so an engine's log lines carry the
+call's UUID.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -33,6 +39,7 @@ from gevent import monkey
 from gevent.pool import Pool
 from gevent.threadpool import ThreadPool
 
+from config.log_context import in_this_context
 from media.engines import (
     Audio,
     ChatMessage,
@@ -46,7 +53,10 @@ from media.engines import (
     Transcript,
 )
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
+E = TypeVar("E")
 _END = object()
 
 
@@ -65,25 +75,60 @@ def engine_pool(engine: object, size: int) -> EnginePool:
     return Pool(size) if runs_on_hub(engine) else ThreadPool(size)
 
 
+class EngineWorkers:
+    """The pools the node's engines run in, one per engine: built by :meth:`offload`, ended
+    by :meth:`close` with the engines themselves (the Coqui worker process, Ollama's
+    connections) when the node stops."""
+
+    def __init__(self, size: int):
+        self.size = size  # per engine: a slow LLM never starves speech recognition
+        self._pools: list[EnginePool] = []
+        self._engines: list[object] = []
+
+    def offload(self, engine: object | None, wrapper: Callable[[Any, EnginePool, float], E],
+                timeout_s: float) -> E | None:
+        """``wrapper(engine, its own pool, timeout_s)``; None for a missing engine."""
+        if engine is None:
+            return None
+        pool = engine_pool(engine, self.size)
+        self._pools.append(pool)
+        self._engines.append(engine)
+        return wrapper(engine, pool, timeout_s)
+
+    def close(self) -> None:
+        for pool in self._pools:
+            pool.kill()
+        self._pools.clear()
+        for engine in self._engines:
+            close = getattr(engine, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception as exc:  # a stopping node closes the rest regardless
+                    log.warning("closing %s: %s", engine, exc)
+        self._engines.clear()
+
+
 def call_off_hub(engine: object, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """One blocking call of ``engine`` without stalling the hub and without a timeout: in the
     calling greenlet when its waits are cooperative, else in the hub's thread pool."""
     if runs_on_hub(engine):
         return fn(*args, **kwargs)
-    return gevent.get_hub().threadpool.apply(fn, args, kwargs)
+    return gevent.get_hub().threadpool.apply(in_this_context(fn), args, kwargs)
 
 
 def run_offloaded(pool: EnginePool, engine: str, timeout_s: float, fn: Callable[..., T],
                   *args: Any, **kwargs: Any) -> T:
-    """``fn(*args)`` in the pool; EngineTimeout after ``timeout_s`` (queueing for a busy pool
-    included: a caller waits either way), EngineError on a crash.
+    """``fn(*args)`` in the pool, in the caller's context (its call UUID); EngineTimeout after
+    ``timeout_s`` (queueing for a busy pool included: a caller waits either way), EngineError
+    on a crash.
 
     A call that times out is abandoned, not killed, in either kind of pool: the engine's own
     timeout (espeak's, the Coqui worker's, the HTTP read timeout) ends and cleans it up."""
     deadline = gevent.Timeout(timeout_s)  # counts the wait for a free worker too
     try:
         with deadline:
-            ok, value = pool.spawn(_outcome, fn, args, kwargs).get()
+            ok, value = pool.spawn(in_this_context(_outcome), fn, args, kwargs).get()
     except gevent.Timeout as exc:
         if exc is not deadline:
             raise

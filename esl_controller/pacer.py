@@ -10,11 +10,17 @@ Thread contract: the hub thread enqueues and clears; the sender thread pops and 
 touch only ``deque`` operations and plain attributes (atomic in CPython); everything the hub
 must learn (drained, frames sent) goes back through ``run_callback_threadsafe`` or a deque the
 hub drains.
+
+Lifecycle: whoever composes the process starts the sender (:meth:`Pacer.start`) and stops it
+(:meth:`Pacer.stop`) — the node in ``voicegate/node.py``; between calls it sleeps on a lock,
+not on a timer. The thread needs the GIL within a fraction of a frame: the node lowers the
+switch interval where it starts (``Node.start``).
 """
 
 from __future__ import annotations
 
 import collections
+import contextvars
 import logging
 from collections.abc import Callable
 
@@ -52,6 +58,7 @@ class OutgoingStream:
         self.marks_sent: list[object] = []  # marks of frames that went out, oldest first
         self.slot: int | None = None  # which of the pacer's sub-ticks sends this stream
         self._first_pending = False
+        self._context = contextvars.copy_context()  # the call's: its UUID on the sender's lines
 
     # ---------------------------------------------------------------- hub side
     def enqueue(self, pcm: bytes, mark: object = None) -> int:
@@ -95,6 +102,10 @@ class OutgoingStream:
             self._drained.set()
 
     # ---------------------------------------------------------------- sender thread
+    def log(self, level: int, msg: str, *args: object, exc_info: bool = False) -> None:
+        """A log line of the sender thread about this stream, with its call's UUID."""
+        self._context.run(log.log, level, msg, *args, exc_info=exc_info)
+
     def send_next(self, sock, now: float) -> None:
         try:
             frame, mark = self._frames.popleft()
@@ -104,7 +115,7 @@ class OutgoingStream:
         try:
             sock.sendto(frame, self.address)
         except OSError as exc:  # FreeSWITCH gone; the session notices the hangup on its own
-            log.debug("unicast send to %s failed: %s", self.address, exc)
+            self.log(logging.DEBUG, "unicast send to %s failed: %s", self.address, exc)
         self.sent.append(frame)
         if not self.marks_sent or self.marks_sent[-1] != mark:
             self.marks_sent.append(mark)
@@ -118,7 +129,10 @@ class OutgoingStream:
 
 
 class Pacer:
-    """Sends every active stream's next frame each 20 ms, on absolute deadlines (no drift)."""
+    """Sends every active stream's next frame each 20 ms, on absolute deadlines (no drift).
+
+    :meth:`start` starts the sender thread, :meth:`stop` ends it; streams added before the
+    start wait for it."""
 
     SLOTS = 4
 
@@ -126,48 +140,94 @@ class Pacer:
         self.frame_s = frame_s
         self._streams: set[OutgoingStream] = set()
         self._lock = _allocate_lock()
+        self._wake = _allocate_lock()  # held while nobody woke the idle sender
+        self._wake.acquire()
+        self._ended = _allocate_lock()  # held while the sender thread runs
         self._running = False
+        self._idle = False  # the sender waits on ``_wake`` for a stream
+        self._stopping = False
         self.late_ticks = 0
         # how late each tick woke (s), newest last: the send-side jitter of every stream
         self.lateness: collections.deque[float] = collections.deque(maxlen=50_000)
 
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def start(self) -> None:
+        """Start the sender thread (once; again after :meth:`stop`)."""
+        with self._lock:
+            if self._running:
+                return
+            self._running, self._stopping, self._idle = True, False, False
+            self._ended.acquire()
+        _start_thread(self._run, ())
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Drop every stream and end the sender thread; True once it has ended (it finishes
+        the tick it is in, at most a few milliseconds)."""
+        with self._lock:
+            self._streams.clear()
+            if not self._running:
+                return True
+            self._stopping = True
+            self._wake_sender()
+        if not self._ended.acquire(timeout=timeout):
+            log.warning("audio sender thread did not end within %.1f s", timeout)
+            return False
+        self._ended.release()
+        return True
+
     def add(self, stream: OutgoingStream) -> None:
         with self._lock:
             self._streams.add(stream)
-            if not self._running:
-                self._running = True
-                _start_thread(self._run, ())
+            self._wake_sender()
 
     def remove(self, stream: OutgoingStream) -> None:
         stream.clear()
         with self._lock:
             self._streams.discard(stream)
 
-    def stop(self) -> None:
-        with self._lock:
-            self._streams.clear()
+    def _wake_sender(self) -> None:
+        """Release an idle sender (under ``_lock``; one release per idle spell)."""
+        if self._idle:
+            self._idle = False
+            self._wake.release()
 
     def _run(self) -> None:
-        """The sender thread; it ends (and closes its socket) when no stream is left."""
+        """The sender thread, from :meth:`start` to :meth:`stop`."""
         sock = _socket(_AF_INET, _SOCK_DGRAM)
         try:
-            self._send_loop(sock)
+            while self._wait_for_streams():
+                self._send_loop(sock)
         except BaseException:
             log.exception("audio sender thread failed")
-            with self._lock:
-                self._running = False  # the next add() starts a new sender
             raise
         finally:
             sock.close()
+            with self._lock:
+                self._running = False
+                self._ended.release()
+
+    def _wait_for_streams(self) -> bool:
+        """Sleep until a stream is added; False when the pacer stops."""
+        with self._lock:
+            if self._stopping:
+                return False
+            if self._streams:
+                return True
+            self._idle = True
+        self._wake.acquire()
+        return not self._stopping
 
     def _send_loop(self, sock) -> None:
+        """Ticks while any stream is there; returns when none is left (or on stop)."""
         period = self.frame_s / self.SLOTS
         deadline = _monotonic()
         tick = 0
         while True:
             with self._lock:
-                if not self._streams:
-                    self._running = False
+                if not self._streams or self._stopping:
                     return
                 streams = list(self._streams)
             now = _monotonic()
@@ -182,7 +242,8 @@ class Pacer:
                     try:
                         stream.send_next(sock, now)
                     except Exception:  # one broken stream must not silence the others
-                        log.exception("sending agent audio to %s failed", stream.address)
+                        stream.log(logging.ERROR, "sending agent audio to %s failed",
+                                   stream.address, exc_info=True)
                         stream.clear_from_sender()
             tick += 1
             deadline += period

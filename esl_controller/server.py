@@ -45,7 +45,6 @@ class ControllerServer:
         if not self.wait_idle(timeout):
             log.warning("%d calls still running after %.0f s; stopping anyway", self._active,
                         timeout)
-        self.services.pacer.stop()
 
     @property
     def active_calls(self) -> int:

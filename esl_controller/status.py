@@ -17,12 +17,10 @@ from .services import CallServices
 log = logging.getLogger(__name__)
 
 
-def status_payload(services: CallServices) -> dict[str, Any]:
-    from voicegate import __version__
-
+def status_payload(services: CallServices, version: str) -> dict[str, Any]:
     return {
         "controller_up": True,
-        "version": __version__,
+        "version": version,
         "live_calls": services.live.snapshot(),
         "engines": {
             "ready": services.engines_ready,
@@ -34,12 +32,12 @@ def status_payload(services: CallServices) -> dict[str, Any]:
     }
 
 
-def status_app(services: CallServices) -> Callable:
+def status_app(services: CallServices, version: str) -> Callable:
     def app(environ, start_response):
         if environ.get("PATH_INFO") != "/status" or environ.get("REQUEST_METHOD") != "GET":
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found"]
-        body = json.dumps(status_payload(services)).encode()
+        body = json.dumps(status_payload(services, version)).encode()
         start_response("200 OK", [("Content-Type", "application/json"),
                                   ("Content-Length", str(len(body)))])
         return [body]
@@ -47,8 +45,10 @@ def status_app(services: CallServices) -> Callable:
     return app
 
 
-def start_status_server(services: CallServices, host: str, port: int) -> WSGIServer:
-    server = WSGIServer((host, port), status_app(services), log=None)
+def start_status_server(services: CallServices, host: str, port: int, *,
+                        version: str) -> WSGIServer:
+    """``version``: the node's, from its composition root (this layer does not import it)."""
+    server = WSGIServer((host, port), status_app(services, version), log=None)
     server.start()
     log.info("controller status on http://%s:%s/status", host, server.server_port)
     return server

@@ -16,6 +16,8 @@ from collections.abc import Callable
 import gevent
 from gevent import socket
 
+from config.log_context import in_this_context
+
 log = logging.getLogger(__name__)
 
 
@@ -73,7 +75,8 @@ class UnicastEndpoint:
         self._reader: gevent.Greenlet | None = None
 
     def start(self) -> None:
-        self._reader = gevent.spawn(self._read_loop)
+        """Read in a greenlet of the call's context: what the frame handler logs has its UUID."""
+        self._reader = gevent.spawn(in_this_context(self._read_loop))
 
     def _read_loop(self) -> None:
         freeswitch = (self.host, self.freeswitch_port)

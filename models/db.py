@@ -24,27 +24,36 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(directory=str(MIGRATIONS_DIR), render_as_batch=True)
 
+# WAL lets the admin read while the controller writes; busy_timeout rides out short locks;
+# secure_delete overwrites deleted and superseded rows with zeros, so an erased caller is not
+# left behind in freed pages (DSGVO Art. 17).
+SQLITE_PRAGMAS = ("journal_mode=WAL", "secure_delete=ON", "synchronous=NORMAL",
+                  "foreign_keys=ON", "busy_timeout=5000")
 
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """WAL lets the admin read while the controller writes; busy_timeout rides out short locks;
-    secure_delete overwrites deleted and superseded rows with zeros, so an erased caller is not
-    left behind in freed pages (DSGVO Art. 17)."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA secure_delete=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.close()
+
+def use_sqlite_pragmas(engine: Engine) -> None:
+    """Every new connection of ``engine`` gets :data:`SQLITE_PRAGMAS` (other databases: no-op).
+    Attached per engine by :func:`init_db`, not to every engine in the process."""
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _set_sqlite_pragmas)
+
+
+def _set_sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
 
 
 def init_db(app: Flask) -> None:
-    """Bind ``db`` and migrations to ``app`` (config key SQLALCHEMY_DATABASE_URI must be set)."""
+    """Bind ``db`` and migrations to ``app`` (config key SQLALCHEMY_DATABASE_URI must be set);
+    its SQLite engines get the pragmas before their first connection."""
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     db.init_app(app)
     migrate.init_app(app, db)
+    with app.app_context():
+        for engine in db.engines.values():
+            use_sqlite_pragmas(engine)
 
 
 def upgrade_schema(app: Flask) -> None:

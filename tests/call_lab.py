@@ -77,7 +77,7 @@ class CallLab:
             self.tts = ToneTTS(ms_per_char=4.0, min_ms=200.0)
         self.node = build_node(settings, stt=self.stt, llm=self.llm, tts=self.tts,
                                use_configured_engines=False)
-        self.node.controller.start()
+        self.node.start(admin=False, status=False, scheduler=False)
         return self
 
     @property

@@ -63,6 +63,7 @@ def test_one_broken_stream_does_not_silence_the_other_calls():
         good = OutgoingStream(receiver.getsockname(), 320)
         broken.enqueue(b"\x00" * 3200)
         good.enqueue(b"\x01" * 3200)
+        pacer.start()
         pacer.add(broken)
         pacer.add(good)
         frames = [receiver.recv(1024) for _ in range(10)]

@@ -451,7 +451,7 @@ def patched_node_start_reloads_freeswitch_xml() -> None:
     handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
     logging.getLogger("voicegate").addHandler(handler)
     started = time.monotonic()
-    build_node(settings, use_configured_engines=False).services.close()
+    build_node(settings, use_configured_engines=False).stop()
     assert time.monotonic() - started < 30
     assert (folder / "vars.xml").is_file()
     assert any("reloadxml over the event socket" in line and "failed" in line

@@ -1,18 +1,21 @@
 """Engines run off the hub: an engine's own failure becomes an EngineError for the fallback, but
 what is thrown into the waiting call (the caller hung up, the node is stopping) stays itself, so
-the chat records why the call really ended."""
+the chat records why the call really ended; what an engine logs carries the call's UUID."""
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Iterator
 
 import gevent
 import pytest
 from gevent.pool import Pool
 from gevent.threadpool import ThreadPool
 
-from esl_controller.offload import run_offloaded
-from media.engines import EngineError
+from config.log_context import CallUuidFilter, bind_call
+from esl_controller.offload import OffloadedLLM, OffloadedSTT, run_offloaded
+from media.engines import Audio, ChatMessage, EngineError, LlmChunk, Transcript
 
 
 class CallEnded(Exception):
@@ -44,3 +47,51 @@ def test_a_call_ended_while_the_engine_works_is_not_blamed_on_the_engine(pool):
     gevent.sleep(0.05)
     waiter.kill(CallEnded("caller hung up"), block=True, timeout=2)
     assert isinstance(waiter.exception, CallEnded)
+
+
+class LoggingEngines:
+    """An STT and an LLM that log from inside the pool, as real engines do."""
+
+    name = "logging-engine"
+    log = logging.getLogger("media.stt.logging_engine")
+
+    def transcribe(self, audio: Audio, *, language: str = "de") -> Transcript:
+        self.log.info("transcribing %d bytes", len(audio.pcm))
+        return Transcript(text="Hallo", language=language)
+
+    def chat(self, messages, *, tools=(), response_format=None) -> Iterator[LlmChunk]:
+        for word in ("Guten", "Tag"):
+            self.log.info("streaming %s", word)
+            yield LlmChunk(text=word)
+        yield LlmChunk(done=True)
+
+
+@pytest.fixture
+def call_lines() -> Iterator[list[tuple[str, str]]]:
+    """(call UUID, message) of each line the engine logged, as the node's handler sees it."""
+    lines: list[tuple[str, str]] = []
+    handler = logging.Handler()
+    handler.addFilter(CallUuidFilter())
+    handler.emit = lambda r: lines.append((r.call_uuid, r.getMessage()))  # type: ignore[method-assign]
+    logger = LoggingEngines.log
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield lines
+    logger.removeHandler(handler)
+
+
+def test_what_an_engine_logs_during_a_call_carries_that_calls_uuid(pool, call_lines):
+    engine = LoggingEngines()
+    stt, llm = OffloadedSTT(engine, pool, 5.0), OffloadedLLM(engine, pool, 5.0)
+
+    def call(uuid: str) -> None:
+        bind_call(uuid)
+        stt.transcribe(Audio(pcm=b"\x00\x00" * 160, sample_rate=8000))
+        list(llm.chat([ChatMessage("user", "Hallo")]))
+
+    gevent.joinall([gevent.spawn(call, "call-a"), gevent.spawn(call, "call-b")],
+                   raise_error=True)
+    for uuid in ("call-a", "call-b"):
+        assert [m for u, m in call_lines if u == uuid] == [
+            "transcribing 320 bytes", "streaming Guten", "streaming Tag"]
+    assert len(call_lines) == 6

@@ -1,5 +1,11 @@
 """The customer VM's node process: ESL controller, admin, status endpoint and scheduler in one
-gevent process (``voicegate run``)."""
+gevent process (``voicegate run``).
+
+This is the composition root: everything that runs beside the call sessions is built and
+started here, and nowhere else — the engines' pools and their offloading wrappers
+(:func:`call_services`), the audio pacer's sender thread and the process's switch interval
+(:meth:`Node.start`), the servers and the scheduler; :meth:`Node.stop` ends them in reverse.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +16,28 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from config import Settings
+from esl_controller.offload import EngineWorkers, OffloadedLLM, OffloadedSTT, OffloadedTTS
+from esl_controller.pacer import Pacer
 from esl_controller.server import ControllerServer
 from esl_controller.services import CallServices
 from esl_controller.status import start_status_server
+from esl_controller.unicast import PortAllocator
 from media.engines import LanguageModel, SpeechToText, TextToSpeech
 from models import create_db_app, upgrade_schema
+
+from . import __version__
 
 log = logging.getLogger(__name__)
 
 # how long a stopping node waits for its calls to reach the fallback and store their chats
 SHUTDOWN_GRACE_S = 10.0
+# worker threads (or hub greenlets) per engine: a slow LLM never starves speech recognition
+ENGINE_WORKERS = 4
+# FreeSWITCH runs on this host: the unicast media fork stays on loopback (ESL.md §3)
+UNICAST_HOST = "127.0.0.1"
+# The pacer's sender thread must get the GIL within ~1 ms to send each 20 ms frame on time;
+# Python's default switch interval (5 ms) lets the hub hold it for a quarter frame.
+PACER_SWITCH_INTERVAL_S = 0.001
 
 
 @dataclass
@@ -28,14 +46,23 @@ class Node:
     db_app: Flask
     services: CallServices
     controller: ControllerServer
+    workers: EngineWorkers
     servers: list = field(default_factory=list)
     scheduler: object | None = None
+    _switch_interval: float | None = None  # the process's before start, restored by stop
 
     def start(self, *, admin: bool = True, status: bool = True, scheduler: bool = True) -> None:
+        """Take calls (pacer, controller); ``admin``/``status``/``scheduler``: the rest of a
+        production node (the in-process call tests leave them off)."""
         s = self.settings
+        if self._switch_interval is None:
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(self._switch_interval, PACER_SWITCH_INTERVAL_S))
+        self.services.pacer.start()
         self.controller.start()
         if status:
-            self.servers.append(start_status_server(self.services, s.esl_host, s.status_port))
+            self.servers.append(start_status_server(self.services, s.esl_host, s.status_port,
+                                                    version=__version__))
         if admin:
             from admin import create_app
             from admin.serving import make_admin_server
@@ -58,7 +85,11 @@ class Node:
         for server in self.servers:
             server.stop(timeout=2)
         self.servers.clear()
-        self.services.close()
+        self.services.pacer.stop()
+        self.workers.close()
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
 
 
 def start_scheduler(node: Node):
@@ -86,11 +117,10 @@ def start_scheduler(node: Node):
 def build_node(settings: Settings, *, stt: SpeechToText | None = None,
                llm: LanguageModel | None = None, tts: TextToSpeech | None = None,
                use_configured_engines: bool = True) -> Node:
-    """Prepare the data folder and database and wire the controller to its engines.
+    """Prepare the data folder and database and wire the controller to its engines; nothing
+    runs until :meth:`Node.start`.
 
     Engines given as arguments (tests) replace the configured ones."""
-    # the audio sender thread must get the GIL within ~1 ms, not Python's default 5 ms
-    sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
     db_app = create_db_app(settings.sqlalchemy_url)
@@ -111,10 +141,29 @@ def build_node(settings: Settings, *, stt: SpeechToText | None = None,
                       "(`voicegate models status`)")
     _sync_freeswitch_vars(settings, db_app)
     _close_interrupted_chats(settings, db_app)
-    services = CallServices(settings=settings, db_app=db_app, stt=stt, llm=llm, tts=tts,
-                            engine_problems=problems)
+    services, workers = call_services(settings, db_app, stt=stt, llm=llm, tts=tts,
+                                      problems=problems)
     return Node(settings=settings, db_app=db_app, services=services,
-                controller=ControllerServer(services))
+                controller=ControllerServer(services), workers=workers)
+
+
+def call_services(settings: Settings, db_app: Flask, *, stt: SpeechToText | None,
+                  llm: LanguageModel | None, tts: TextToSpeech | None,
+                  problems: list[str] | None = None) -> tuple[CallServices, EngineWorkers]:
+    """The one way to a ready :class:`CallServices`: each engine offloaded into a pool of its
+    own with the configured timeout, a pacer (not started) and the unicast port range.
+    Whoever calls this starts ``services.pacer`` and ends it and ``workers`` (``Node``)."""
+    e = settings.engines
+    workers = EngineWorkers(ENGINE_WORKERS)
+    services = CallServices(
+        settings=settings, db_app=db_app,
+        stt=workers.offload(stt, OffloadedSTT, e.stt_timeout_s),
+        llm=workers.offload(llm, OffloadedLLM, e.llm_timeout_s),
+        tts=workers.offload(tts, OffloadedTTS, e.tts_timeout_s),
+        pacer=Pacer(), unicast_host=UNICAST_HOST,
+        ports=PortAllocator(settings.rtp_port_min, settings.rtp_port_max, UNICAST_HOST),
+        engine_problems=list(problems or []))
+    return services, workers
 
 
 def _sync_freeswitch_vars(settings: Settings, db_app: Flask) -> None:
