@@ -23,10 +23,10 @@ from flask import (
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from models import Chat, CustomerSettings, Recording, caller_spellings, db
+from models import Chat, ChatStatus, CustomerSettings, Recording, caller_spellings, db
 from models.timewindows import normalize_number
-from voicegate.privacy import erase_caller
-from voicegate.privacy_export import export_caller
+from privacy.deletion import erase_caller
+from privacy.export import export_caller
 
 from .audit import secret
 from .auth import admin_required
@@ -67,7 +67,7 @@ def caller_data(raw: str) -> CallerData | None:
     mine = Chat.caller_number.in_(spellings)
     chats = db.session.scalar(select(func.count()).select_from(Chat).where(mine)) or 0
     running = db.session.scalar(select(func.count()).select_from(Chat).where(
-        mine, Chat.status == "in_arbeit")) or 0
+        mine, Chat.status == ChatStatus.IN_ARBEIT)) or 0
     recordings = db.session.scalar(select(func.count()).select_from(Recording).join(
         Chat, Chat.id == Recording.chat_id).where(mine)) or 0
     latest = list(db.session.scalars(select(Chat).where(mine).order_by(

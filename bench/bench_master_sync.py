@@ -27,9 +27,10 @@ import requests
 
 from master import registry
 from master.app import create_master_app
-from master.health_schema import validate_health
 from master.models import mdb
-from master.pki import MasterPki, csr_pem, key_pem, make_csr, new_key
+from master.pki import MasterPki
+from sync_contract.health_schema import validate_health
+from sync_contract.pki import csr_pem, key_pem, make_csr, new_key
 
 
 def percentile(values: list[float], q: float) -> float:

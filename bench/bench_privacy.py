@@ -28,12 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import voicegate.privacy as privacy  # noqa: E402
+import privacy.deletion as deletion  # noqa: E402
 from models import CustomerSettings, create_db_app, db, upgrade_schema, utcnow  # noqa: E402
-from voicegate.privacy import erase_caller, purge_expired, recordings_folder_size  # noqa: E402
+from privacy.deletion import erase_caller, purge_expired, recordings_folder_size  # noqa: E402
 
 SCRUBS: list[float] = []  # seconds of each scrub_database() call
-_scrub = privacy.scrub_database
+_scrub = deletion.scrub_database
 
 
 def _timed_scrub(*args, **kwargs) -> bool:  # noqa: ANN002, ANN003
@@ -44,7 +44,7 @@ def _timed_scrub(*args, **kwargs) -> bool:  # noqa: ANN002, ANN003
         SCRUBS.append(time.perf_counter() - started)
 
 
-privacy.scrub_database = _timed_scrub
+deletion.scrub_database = _timed_scrub
 from config import load_settings  # noqa: E402
 
 

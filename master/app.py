@@ -12,8 +12,10 @@ from flask_migrate import Migrate, upgrade
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event
 
+from sync_contract.pki import write_private
+
 from .models import mdb
-from .pki import MasterPki, write_private
+from .pki import MasterPki
 
 log = logging.getLogger(__name__)
 

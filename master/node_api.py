@@ -14,8 +14,9 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from sync_contract.health_schema import HealthError, validate_health
+
 from . import registry
-from .health_schema import HealthError, validate_health
 from .pki import CertificateAuthority
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,9 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from sync_contract.config_schema import ConfigError
+
 from . import overview, registry
-from .config_schema import ConfigError
 from .models import Node
 from .operator_auth import basic_auth_required
 

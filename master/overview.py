@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from .health_schema import ENGINE_STATES
+from sync_contract.health_schema import ENGINE_STATES
+
 from .models import HealthReport, Node, RoutedNumber, mdb, utcnow
 
 

@@ -2,7 +2,8 @@
 
 Nodes authenticate with client certificates the master's CA signs from a CSR (the node's private
 key never leaves the node); the master's server certificate comes from the same CA, which every
-node pins as its only trust anchor.
+node pins as its only trust anchor. Key, CSR and PEM primitives the node shares are in
+``sync_contract.pki``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
-import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from sync_contract.pki import cert_pem, key_pem, load_cert, new_key, write_private
+
 log = logging.getLogger(__name__)
 
 CA_DAYS = 3650
@@ -30,36 +32,6 @@ NODE_CN_PREFIX = "voicegate-node-"
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a secret file readable only by its owner (created with 0600, atomically)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
-def new_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-def cert_pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def load_cert(pem: bytes | str) -> x509.Certificate:
-    return x509.load_pem_x509_certificate(pem.encode() if isinstance(pem, str) else pem)
 
 
 def load_key(pem: bytes) -> ec.EllipticCurvePrivateKey:
@@ -217,22 +189,6 @@ class CertificateAuthority:
         except (InvalidSignature, ValueError, TypeError):
             return False
         return True
-
-
-def make_csr(key: ec.EllipticCurvePrivateKey) -> x509.CertificateSigningRequest:
-    return (
-        x509.CertificateSigningRequestBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "voicegate-node")]))
-        .sign(key, hashes.SHA256())
-    )
-
-
-def csr_pem(csr: x509.CertificateSigningRequest) -> str:
-    return csr.public_bytes(serialization.Encoding.PEM).decode()
-
-
-def load_csr(pem: str) -> x509.CertificateSigningRequest:
-    return x509.load_pem_x509_csr(pem.encode())
 
 
 # -- the master's files on disk ----------------------------------------------------------------

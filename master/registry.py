@@ -17,8 +17,10 @@ from argon2.exceptions import VerificationError
 from cryptography import x509
 from sqlalchemy import delete, select, update
 
-from .config_schema import validate_config, validate_number
-from .health_schema import HealthReportData
+from sync_contract.config_schema import validate_config, validate_number
+from sync_contract.health_schema import HealthReportData
+from sync_contract.pki import cert_pem, load_cert, load_csr
+
 from .models import (
     EnrollmentToken,
     HealthReport,
@@ -29,7 +31,7 @@ from .models import (
     mdb,
     utcnow,
 )
-from .pki import CertificateAuthority, cert_pem, fingerprint, load_cert, load_csr, serial_hex
+from .pki import CertificateAuthority, fingerprint, serial_hex
 
 log = logging.getLogger(__name__)
 

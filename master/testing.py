@@ -1,5 +1,5 @@
-"""Helpers for tests and benchmarks: a real master over HTTPS on 127.0.0.1 with a fresh CA, and a
-node database with the real schema."""
+"""Helpers for tests and benchmarks: a real master over HTTPS on 127.0.0.1 with a fresh CA that
+records every body it receives (the privacy tests scan them)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-
-from models import create_db_app, upgrade_schema
 
 from . import registry
 from .app import create_master_app
@@ -81,10 +79,3 @@ def start_master(data_dir: Path, test_config: dict[str, Any] | None = None) -> R
     app = create_master_app(data_dir, test_config)
     return RunningMaster(data_dir=data_dir, app=app, recorder=BodyRecorder(app.wsgi_app)).start()
 
-
-def make_node_db(data_dir: Path) -> Flask:
-    """The node's database app with the real schema (SQLite in ``data_dir``)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    app = create_db_app(f"sqlite:///{(data_dir / 'voicegate.sqlite3').resolve()}")
-    upgrade_schema(app)
-    return app

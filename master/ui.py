@@ -17,9 +17,16 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
+from sync_contract.config_schema import (
+    ENGINE_CHOICES,
+    ENGINE_LABELS,
+    LIMITS,
+    MODEL_KEYS,
+    ConfigError,
+)
+from sync_contract.health_schema import ENGINE_STATES
+
 from . import overview, registry
-from .config_schema import ENGINE_CHOICES, ENGINE_LABELS, LIMITS, MODEL_KEYS, ConfigError
-from .health_schema import ENGINE_STATES
 from .models import Node
 from .operator_auth import login_required
 

@@ -2,8 +2,9 @@
 
 New phone numbers are inserted into the node's database in one short transaction; calls in
 progress already resolved their number and agent and are not touched. Engine choice, feature
-flags and limits go to ``managed.json``; the node runner reads them with ``load_managed_config``
-(and may reload engines between calls from the ``on_config_applied`` hook).
+flags and limits go to ``managed.json``; they take effect when the node starts
+(``managed_settings``, called by the node's composition root on the loaded settings): engines
+are built once per process, so a change waits for the next ``voicegate run``.
 
 Numbers the master no longer routes stay on the node: removing them would delete the customer's
 time windows, and the carrier's routing decides where calls go anyway. They are logged.
@@ -11,6 +12,7 @@ time windows, and the carrier's routing decides where calls go anyway. They are 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from pathlib import Path
@@ -18,9 +20,16 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import select
 
-from master.config_schema import ConfigError, DesiredConfig, NodeConfigPayload, validate_config
+from config import Settings
 from models import PhoneNumber, db
+from sync_contract.config_schema import (
+    ConfigError,
+    DesiredConfig,
+    NodeConfigPayload,
+    validate_config,
+)
 
+from .health import node_version
 from .state import NodePaths, read_json, utc_iso, write_json
 
 log = logging.getLogger(__name__)
@@ -44,6 +53,8 @@ def apply_payload(payload: NodeConfigPayload, paths: NodePaths, db_app: Flask) -
             "Rufnummer(n) %s werden vom Master nicht mehr diesem Knoten zugeordnet; sie bleiben "
             "samt Zeitfenstern bestehen, bis der Kunde sie entfernt", ", ".join(unrouted),
         )
+    if load_managed_config(paths.data_dir) != payload.config:
+        log.info("Engine-Wahl und Grenzen vom Master gelten ab dem nächsten Start des Knotens")
     write_json(paths.managed, {
         "config_version": payload.config_version,
         "applied_at": utc_iso(dt.datetime.now(dt.UTC)),
@@ -63,3 +74,32 @@ def load_managed_config(data_dir: Path) -> DesiredConfig | None:
     except ConfigError as exc:
         log.error("managed.json ist ungültig und wird ignoriert: %s", exc)
         return None
+
+
+def managed_settings(settings: Settings) -> Settings:
+    """``settings`` with what the master manages for this node laid over them, for the node's
+    start: engine backends and model names, and the longest call (``max_call_seconds``). They
+    win over ``voicegate.toml`` and the environment: the operator set them for this node. An
+    empty model name keeps the node's own. What the node has no setting for (feature flags,
+    other limits, the wanted software version) is named in the log, never silently dropped."""
+    managed = load_managed_config(settings.data_dir)
+    if managed is None:
+        return settings
+    engines = {key: value for key, value in managed.engines.items() if value}
+    changes: dict[str, object] = {}
+    if engines:
+        changes["engines"] = dataclasses.replace(settings.engines, **engines)
+    if "max_call_seconds" in managed.limits:
+        changes["max_call_seconds"] = managed.limits["max_call_seconds"]
+    applied = [f"engines.{k}={v}" for k, v in sorted(engines.items())]
+    if "max_call_seconds" in changes:
+        applied.append(f"limits.max_call_seconds={changes['max_call_seconds']}")
+    if applied:
+        log.info("Vom Master verwaltet: %s", ", ".join(applied))
+    unused = [f"features.{name}" for name in sorted(managed.features)]
+    unused += [f"limits.{name}" for name in sorted(managed.limits) if name != "max_call_seconds"]
+    if managed.software_version and managed.software_version != node_version():
+        unused.append(f"software_version={managed.software_version} (läuft: {node_version()})")
+    if unused:
+        log.warning("Vom Master gesetzt, auf diesem Knoten ohne Wirkung: %s", ", ".join(unused))
+    return dataclasses.replace(settings, **changes)

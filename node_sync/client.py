@@ -23,9 +23,9 @@ from zoneinfo import ZoneInfo
 import requests
 from flask import Flask
 
-from master.config_schema import ConfigError, DesiredConfig, validate_payload
-from master.health_schema import SyncGap
-from master.pki import csr_pem, key_pem, load_cert, make_csr, new_key
+from sync_contract.config_schema import ConfigError, DesiredConfig, validate_payload
+from sync_contract.health_schema import SyncGap
+from sync_contract.pki import csr_pem, key_pem, load_cert, make_csr, new_key
 
 from .apply import apply_payload
 from .health import CallsInProgress, EngineStatus, ErrorCounts, build_health

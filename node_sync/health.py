@@ -17,7 +17,8 @@ from typing import TypeVar
 from flask import Flask
 from sqlalchemy import func, select
 
-from master.health_schema import (
+from models import Chat, db
+from sync_contract.health_schema import (
     COUNTER_RE,
     ENGINE_KEYS,
     ENGINE_STATES,
@@ -25,7 +26,6 @@ from master.health_schema import (
     SyncGap,
     validate_health,
 )
-from models import Chat, db
 
 log = logging.getLogger(__name__)
 

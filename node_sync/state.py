@@ -21,7 +21,7 @@ from typing import Any
 
 from cryptography import x509
 
-from master.pki import write_private
+from sync_contract.pki import write_private
 
 log = logging.getLogger(__name__)
 

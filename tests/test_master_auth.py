@@ -19,11 +19,13 @@ from sqlalchemy import select
 from master import registry
 from master.models import HealthReport, Node, mdb
 from master.overview import health_history
-from master.pki import CertificateAuthority, cert_pem, key_pem, make_csr, new_key
-from master.testing import RunningMaster, make_node_db, start_master
+from master.pki import CertificateAuthority
+from master.testing import RunningMaster, start_master
 from models import PhoneNumber, db
 from node_sync.client import NodeSync, enroll
 from node_sync.state import NodePaths, load_node_cert, save_credentials
+from sync_contract.pki import cert_pem, key_pem, make_csr, new_key
+from tests.master_support import make_node_db
 
 
 @pytest.fixture

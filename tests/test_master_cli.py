@@ -3,7 +3,6 @@ process serving HTTPS."""
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
@@ -15,15 +14,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from master.cli import register
 from master.testing import start_master
 from node_sync.client import is_enrolled
+from voicegate.cli import build_parser
 
 
 def voicegate_master(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="voicegate")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["master", *argv])
+    """``voicegate master …`` as the operator types it: the server's commands and the node's
+    (enroll, sync, status) in one group."""
+    args = build_parser().parse_args(["master", *argv])
     return args.func(args)
 
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from master import registry
-from master.testing import RunningMaster, make_node_db, start_master
+from master.testing import RunningMaster, start_master
 from models import Agent, Chat, ChatEvent, PhoneNumber, Recording, TimeWindow, Turn, db
 from node_sync.client import NodeSync, enroll
+from tests.master_support import make_node_db
 
 
 @pytest.fixture

@@ -15,16 +15,18 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from config import load_settings
 from master import registry
 from master.models import Node
 from master.overview import find_node, health_history
 from master.pki import MasterPki
 from master.server import MasterServer
-from master.testing import RunningMaster, make_node_db, start_master
+from master.testing import RunningMaster, start_master
 from models import Chat, PhoneNumber, db
-from node_sync.apply import load_managed_config
+from node_sync.apply import load_managed_config, managed_settings
 from node_sync.client import NodeSync, enroll, is_enrolled, last_sync_status, schedule_sync
 from node_sync.state import NodePaths, load_state
+from tests.master_support import make_node_db
 
 
 @pytest.fixture
@@ -107,6 +109,38 @@ def test_sync_applies_numbers_and_config_and_the_master_records_health(
         assert report.engine_status == {"stt": "ok", "llm": "laedt", "tts": "ok"}
         assert report.disk_total_bytes > report.disk_free_bytes > 0
         assert report.error_counts["calls_failed_24h"] == 0
+
+
+def test_the_masters_engines_and_call_limit_take_effect_when_the_node_starts(
+    master: RunningMaster, node_dir: Path, node_db: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    (node_dir / "voicegate.toml").write_text('[engines]\nstt = "faster-whisper"\ntts = "piper"\n',
+                                             encoding="utf-8")
+    own = load_settings(node_dir)
+    assert managed_settings(own) == own  # never synced: the node's own settings
+    sync = enrolled_sync(master, node_dir, node_db)
+    master.on_node("kunde-a", registry.set_config, {
+        "software_version": "9.9.9",
+        "engines": {"stt": "whisper", "stt_model": "small", "llm": "none", "tts_model": ""},
+        "features": {"wissen": True},
+        "limits": {"max_call_seconds": 600, "max_concurrent_calls": 4},
+    })
+    with caplog.at_level(logging.INFO, logger="node_sync.apply"):
+        assert sync.sync_once().ok
+    assert "ab dem nächsten Start" in caplog.text
+    caplog.clear()
+
+    with caplog.at_level(logging.INFO, logger="node_sync.apply"):
+        started = managed_settings(load_settings(node_dir))
+
+    engines = started.engines
+    assert (engines.stt, engines.stt_model, engines.llm) == ("whisper", "small", "none")
+    assert (engines.tts, engines.tts_model) == ("piper", own.engines.tts_model)  # not managed
+    assert started.max_call_seconds == 600
+    assert "Vom Master verwaltet: engines.llm=none" in caplog.text
+    unused = caplog.text.split("ohne Wirkung:")[1]
+    assert "features.wissen" in unused and "limits.max_concurrent_calls" in unused
+    assert "software_version=9.9.9" in unused
 
 
 def test_a_new_number_is_added_while_a_call_is_in_progress(

@@ -13,8 +13,9 @@ import requests
 
 from master import registry
 from master.overview import find_node
-from master.testing import RunningMaster, make_node_db, start_master
+from master.testing import RunningMaster, start_master
 from node_sync.client import NodeSync, enroll
+from tests.master_support import make_node_db
 
 PASSWORD = "sehr-geheimes-passwort"
 

@@ -19,9 +19,9 @@ import pytest
 from esl_controller.testing import Say, WaitForAgentAudio, WaitForAgentSilence
 from media.testing import ScriptedLLM, ScriptedSTT
 from models import Chat, CustomerSettings, PendingFileDeletion, Recording, db
+from privacy.deletion import purge_expired
 from tests.admin_support import make_app, template_db  # noqa: F401 (fixture)
 from tests.privacy_support import add_chat, integrity
-from voicegate.privacy import purge_expired
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD = dt.datetime(2025, 1, 1, 9, 0)
@@ -31,7 +31,7 @@ CHATS = 30
 CHILD = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
-    import voicegate.privacy as privacy
+    import privacy.deletion as privacy
     from models import create_db_app
     from config import load_settings
 

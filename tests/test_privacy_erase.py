@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from models import AuditEntry, Chat, db
+from privacy.deletion import erase_caller
 from tests.admin_support import DB_NAME, make_app, template_db  # noqa: F401 (fixture)
 from tests.privacy_support import (
     add_chat,
@@ -21,7 +22,6 @@ from tests.privacy_support import (
     integrity,
 )
 from voicegate.cli import main
-from voicegate.privacy import erase_caller
 
 MARKER = "Zebraquark4711"
 SPELLINGS = ["491709876543", "+49 170 9876543", "01709876543", "0049 170 9876543"]
@@ -94,7 +94,7 @@ def test_erase_keeps_working_while_another_connection_reads(web):
                          actor="chef", secret="s")
     assert not again.found
     # the scrub runs with every erase that deleted something; run one more to truncate
-    from voicegate.privacy import scrub_database
+    from privacy.deletion import scrub_database
 
     with web.app_context():
         assert scrub_database()

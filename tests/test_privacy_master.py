@@ -8,12 +8,13 @@ import io
 import random
 from pathlib import Path
 
-from master.testing import RunningMaster, make_node_db
+from master.testing import RunningMaster
 from models import CustomerSettings, PhoneNumber, add_audit, db
 from node_sync.client import NodeSync, enroll
+from privacy.deletion import erase_caller, purge_expired
+from privacy.export import export_caller
+from tests.master_support import make_node_db
 from tests.test_master_privacy import conversation_markers, master, write_conversations
-from voicegate.privacy import erase_caller, purge_expired
-from voicegate.privacy_export import export_caller
 
 __all__ = ["master"]
 

@@ -11,10 +11,10 @@ import gevent
 import pytest
 
 from models import AuditEntry, Chat, ChatEvent, CustomerSettings, Recording, Turn, add_audit, db
+from privacy.deletion import purge_expired
 from tests.admin_support import make_app, template_db  # noqa: F401 (fixture)
 from tests.privacy_support import add_chat, fts_matches, integrity
 from voicegate.cli import main
-from voicegate.privacy import purge_expired
 
 NOW = dt.datetime(2026, 12, 1, 12, 0)  # the frozen clock (UTC)
 

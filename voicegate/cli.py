@@ -126,11 +126,20 @@ def build_parser() -> argparse.ArgumentParser:
                       help="was der Anrufer vom Agenten hörte, als WAV-Datei speichern")
     call.set_defaults(func=cmd_call)
 
-    for module in ("voicegate.models_cli", "voicegate.privacy_cli", "admin.cli", "master.cli"):
+    def register(module: str, commands: argparse._SubParsersAction) -> None:
         try:
-            __import__(module, fromlist=["register"]).register(sub)
+            __import__(module, fromlist=["register"]).register(commands)
         except ImportError as exc:  # a part not installed on this machine
             logging.getLogger(__name__).debug("%s not available: %s", module, exc)
+
+    for module in ("voicegate.models_cli", "voicegate.privacy_cli", "admin.cli"):
+        register(module, sub)
+    master = sub.add_parser(
+        "master", help="Master-Server betreiben, Knoten registrieren und abgleichen")
+    master_commands = master.add_subparsers(dest="master_command", required=True,
+                                            metavar="BEFEHL")
+    for module in ("master.cli", "node_sync.cli"):  # the server's commands, then the node's side
+        register(module, master_commands)
     return parser
 
 

@@ -57,7 +57,7 @@ def _secret(settings: Settings) -> str:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from .privacy import purge_expired
+    from privacy.deletion import purge_expired
 
     settings, app = _open(args)
     report = purge_expired(app, settings.recordings_dir, dry_run=args.dry_run)
@@ -69,7 +69,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .privacy_export import export_caller
+    from privacy.export import export_caller
 
     settings, app = _open(args)
     out: Path = args.out
@@ -92,7 +92,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
-    from .privacy import erase_caller
+    from privacy.deletion import erase_caller
 
     settings, app = _open(args)
     report = erase_caller(app, settings.recordings_dir, args.caller, actor=_actor(),

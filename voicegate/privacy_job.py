@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from .privacy import purge_expired
+from privacy.deletion import purge_expired
 
 log = logging.getLogger(__name__)
 

@@ -33,6 +33,7 @@ from models import (
     AuditEntry,
     Chat,
     ChatEvent,
+    ChatStatus,
     CustomerSettings,
     PendingFileDeletion,
     Recording,
@@ -51,7 +52,6 @@ log = logging.getLogger(__name__)
 
 # chats per transaction: ~0.1-0.2 s on 2 cores, so calls on the same hub barely notice a purge
 BATCH = 200
-IN_PROGRESS = "in_arbeit"
 CHECKPOINT_TRIES = 5
 CHECKPOINT_BUSY_MS = 500  # per try: a reader on an old snapshot delays an erase ~2.5 s at most
 _DAY_DIR = re.compile(r"^\d{4}/\d{2}/\d{2}$")
@@ -250,7 +250,7 @@ def _sweep_orphans(recordings_dir: Path, before: dt.datetime, counts: Counts,
                 if known is None:
                     known = set(db.session.scalars(select(Recording.path)))
                     known |= set(db.session.scalars(
-                        select(Chat.call_uuid).where(Chat.status == IN_PROGRESS)))
+                        select(Chat.call_uuid).where(Chat.status == ChatStatus.IN_ARBEIT)))
                 _sweep_day(day, relative, known, counts, dry_run)
             if not dry_run:
                 _remove_if_empty(month)
@@ -345,28 +345,28 @@ def purge_expired(app: Flask, recordings_dir: Path, *, now: dt.datetime | None =
 
 def _expired_chat_ids(cutoff: dt.datetime, limit: int) -> list[int]:
     return list(db.session.scalars(
-        select(Chat.id).where(Chat.started_at < cutoff, Chat.status != IN_PROGRESS)
+        select(Chat.id).where(Chat.started_at < cutoff, Chat.status != ChatStatus.IN_ARBEIT)
         .order_by(Chat.started_at).limit(limit)))
 
 
 def _expired_recording_ids(cutoff: dt.datetime, limit: int) -> list[int]:
     return list(db.session.scalars(
         select(Recording.id).join(Chat, Chat.id == Recording.chat_id)
-        .where(Chat.started_at < cutoff, Chat.status != IN_PROGRESS).limit(limit)))
+        .where(Chat.started_at < cutoff, Chat.status != ChatStatus.IN_ARBEIT).limit(limit)))
 
 
 def _count_expired(cutoffs: Cutoffs, counts: Counts, recordings_dir: Path) -> None:
     counts.files = _count(PendingFileDeletion, PendingFileDeletion.id.is_not(None))
     if cutoffs.chats is not None:
         expired = select(Chat.id).where(Chat.started_at < cutoffs.chats,
-                                        Chat.status != IN_PROGRESS)
+                                        Chat.status != ChatStatus.IN_ARBEIT)
         counts.chats = _count(Chat, Chat.id.in_(expired))
         counts.turns = _count(Turn, Turn.chat_id.in_(expired))
         counts.events = _count(ChatEvent, ChatEvent.chat_id.in_(expired))
         counts.recordings = _count(Recording, Recording.chat_id.in_(expired))
     if cutoffs.recordings is not None:
         older = select(Chat.id).where(Chat.started_at < cutoffs.recordings,
-                                      Chat.status != IN_PROGRESS)
+                                      Chat.status != ChatStatus.IN_ARBEIT)
         counts.recordings = _count(Recording, Recording.chat_id.in_(older))
     counts.files += counts.recordings
     if cutoffs.files is not None:
@@ -390,10 +390,10 @@ def erase_caller(app: Flask, recordings_dir: Path, number: str, *, actor: str,
             report.spellings = caller_spellings(db.session, number)
             if report.spellings:
                 mine = Chat.caller_number.in_(report.spellings)
-                report.running = _count(Chat, mine & (Chat.status == IN_PROGRESS))
+                report.running = _count(Chat, mine & (Chat.status == ChatStatus.IN_ARBEIT))
                 _in_batches(
                     lambda: list(db.session.scalars(select(Chat.id).where(
-                        mine, Chat.status != IN_PROGRESS).limit(BATCH))),
+                        mine, Chat.status != ChatStatus.IN_ARBEIT).limit(BATCH))),
                     lambda ids: _delete_chats(ids, report.counts), recordings_dir,
                     report.counts, pause)
             add_audit(db.session, "data.erase", actor=actor, user_id=user_id,
