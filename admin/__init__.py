@@ -1,20 +1,28 @@
 """The customer's German dashboard: numbers and time windows, agents, chats, settings,
-system health.
+data protection, system health.
 
-Server-rendered Flask; everything essential works without JavaScript."""
+Server-rendered Flask; everything essential works without JavaScript.
+
+Layer: above ``models``, ``agents``, ``privacy``, ``freeswitch_conf`` and ``config``, beside
+``esl_controller``, ``master`` and ``node_sync``, which it never imports: what it needs from the
+running node comes in through ``create_app`` (``sync_status``) or the controller's local status
+endpoint. Only ``voicegate`` (the node's composition root) imports it."""
 
 from __future__ import annotations
 
 import logging
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, redirect, url_for
 from flask_wtf.csrf import CSRFProtect
 
 from config import Settings, load_settings
 from models import init_db
+
+if TYPE_CHECKING:
+    from .system import SyncStatus
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +52,12 @@ def secret_key_for(settings: Settings) -> str:
 
 
 def create_app(
-    settings: Settings | None = None, test_config: dict[str, Any] | None = None
+    settings: Settings | None = None, test_config: dict[str, Any] | None = None, *,
+    sync_status: SyncStatus | None = None,
 ) -> Flask:
-    """Build the admin app. ``test_config`` overrides any config key (tests, deployments)."""
+    """Build the admin app. ``sync_status``: how the system page learns the state of the node's
+    master link (None: it says it cannot read it). ``test_config`` overrides any config key
+    (tests, deployments)."""
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config.from_mapping(
@@ -56,6 +67,7 @@ def create_app(
         DATA_DIR=str(settings.data_dir),
         CONTROLLER_STATUS_URL=f"http://127.0.0.1:{settings.status_port}/status",
         CONTROLLER_STATUS_TIMEOUT_S=1.0,
+        NODE_SYNC_STATUS=sync_status,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.admin_cookie_secure,

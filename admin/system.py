@@ -1,10 +1,15 @@
-"""System: is the node healthy? Controller, live calls, engines, disk, master sync."""
+"""System: is the node healthy? Controller, live calls, engines, disk, master sync.
+
+The admin asks the node, never imports it: the controller answers over its local status
+endpoint (``controller_status``), the master link through the ``NODE_SYNC_STATUS`` callable the
+node's composition root hands ``create_app`` (``sync_status=``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,8 +17,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template
 from sqlalchemy import func, select
 
-from models import Chat, CustomerSettings, Recording, db
-from node_sync.client import last_sync_status
+from models import Chat, ChatStatus, CustomerSettings, Recording, db
 
 from .auth import login_required
 from .controller_status import fetch_status
@@ -21,6 +25,12 @@ from .controller_status import fetch_status
 log = logging.getLogger(__name__)
 
 bp = Blueprint("system", __name__, url_prefix="/system")
+
+SyncStatus = Callable[[], Mapping[str, Any]]
+"""The master link as ``system/_sync.html`` shows it: ``status`` (ok | wartet | gestoert |
+nicht_registriert), ``status_text``, ``master_url``, ``last_success_at``, ``gap_text``,
+``last_error``, ``last_error_at``, ``next_attempt_text``, ``applied_config_version``,
+``config_error`` (the node gives ``node_sync.client.last_sync_status`` for its data folder)."""
 
 LOW_DISK_FRACTION = 0.10
 LOW_DISK_BYTES = 2 * 1024**3
@@ -58,9 +68,11 @@ def _parse_instant(value: Any) -> dt.datetime | None:
     return parsed
 
 
-def _last_sync(data_dir: Path) -> dict[str, Any]:
+def _last_sync(source: SyncStatus | None) -> dict[str, Any]:
+    if source is None:  # an admin app without its node (a bench, a standalone admin)
+        return {"error": "no sync status source given to create_app"}
     try:
-        return dict(last_sync_status(data_dir))
+        return dict(source())
     except Exception as exc:  # a broken state file must not take the system page down
         log.warning("could not read the master sync state: %s", exc)
         return {"error": str(exc)}
@@ -79,9 +91,9 @@ def index() -> str:
         disk = None
     recordings = db.session.execute(
         select(func.count(Recording.id), func.coalesce(func.sum(Recording.duration_s), 0))).one()
-    running = db.session.scalar(select(func.count()).where(Chat.status == "in_arbeit"))
+    running = db.session.scalar(select(func.count()).where(Chat.status == ChatStatus.IN_ARBEIT))
     calls = [{**call, "since_utc": _parse_instant(call.get("since"))} for call in status.live_calls]
-    sync = _last_sync(data_dir)
+    sync = _last_sync(config["NODE_SYNC_STATUS"])
     customer = db.session.get(CustomerSettings, 1)
     return render_template(
         "system/index.html", status=status, calls=calls, disk=disk,

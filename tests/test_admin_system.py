@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import random
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -10,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from master.testing import start_master
+from node_sync.client import NodeSync, enroll, last_sync_status
+from node_sync.state import NodePaths
 from tests.admin_support import Browser, admin, app, browser, make_app, template_db
 
 __all__ = ["admin", "app", "browser", "template_db"]
@@ -47,12 +52,51 @@ def controller() -> Iterator[int]:
     server.server_close()
 
 
-def test_controller_down_is_said_plainly(admin: Browser) -> None:
-    page = admin.text("/system/")
+def node_admin(template_db: Path, data_dir: Path, **config: object) -> Browser:
+    """The admin as the node wires it: the master link's state from ``node_sync``."""
+    app = make_app(template_db, data_dir,
+                   NODE_SYNC_STATUS=functools.partial(last_sync_status, data_dir), **config)
+    browser = Browser(app.test_client())
+    browser.login()
+    return browser
+
+
+def test_controller_down_is_said_plainly(template_db: Path, tmp_path: Path) -> None:
+    page = node_admin(template_db, tmp_path / "down").text("/system/")
     assert "Controller nicht erreichbar" in page
     assert "Unbekannt, solange der Controller nicht erreichbar ist." in page
     assert "frei von" in page  # disk
     assert "Nicht beim Master registriert" in page and "noch nie" in page
+
+
+def test_the_master_link_is_shown_as_the_node_reports_it(template_db: Path,
+                                                         tmp_path: Path) -> None:
+    master = start_master(tmp_path / "master")
+    node_dir = tmp_path / "node"
+    try:
+        enroll(master.url, master.add_node("kunde-a"), master.ca_file, node_dir)
+        browser = node_admin(template_db, node_dir)
+        assert "Noch kein Abgleich" in browser.text("/system/")
+        assert NodeSync(node_dir, browser.client.application,
+                        rng=random.Random(1)).sync_once().ok
+    finally:
+        master.stop()
+    page = browser.text("/system/")
+    assert f"Verbunden ({master.url})." in page and "Konfiguration</dt><dd>Version 1<" in page
+
+
+def test_an_unreadable_master_link_does_not_take_the_page_down(
+        admin: Browser, template_db: Path, tmp_path: Path) -> None:
+    # an admin app without its node: nothing to ask
+    assert "Zustand der Master-Verbindung kann nicht gelesen werden" in admin.text("/system/")
+
+    node_dir = tmp_path / "kaputt"
+    browser = node_admin(template_db, node_dir)
+    NodePaths(node_dir).directory.mkdir(parents=True)
+    NodePaths(node_dir).state.write_text('{"gap_since": "gestern"}', encoding="utf-8")
+    page = browser.text("/system/")
+    assert "Zustand der Master-Verbindung kann nicht gelesen werden" in page
+    assert "Controller nicht erreichbar" in page
 
 
 def test_controller_status_live_calls_and_engines(template_db: Path, tmp_path: Path,
