@@ -1,4 +1,5 @@
-"""German dates and times in the customer's time zone (the DB holds naive UTC)."""
+"""The templates' date filters: ``models.german`` in the customer's time zone (the DB holds
+naive UTC)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, g
 
-from models import CustomerSettings, db
+from models import CustomerSettings, db, german
 
 DEFAULT_TZ = "Europe/Berlin"
-WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
-WEEKDAYS_SHORT = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
 
 
 def init_app(app: Flask) -> None:
@@ -19,7 +18,7 @@ def init_app(app: Flask) -> None:
         datum=format_date, zeit=format_time, datumzeit=format_datetime, kurzzeit=format_relative,
         dauer=format_duration,
     )
-    app.jinja_env.globals.update(WEEKDAYS=WEEKDAYS, WEEKDAYS_SHORT=WEEKDAYS_SHORT)
+    app.jinja_env.globals.update(WEEKDAYS=german.WEEKDAYS, WEEKDAYS_SHORT=german.WEEKDAYS_SHORT)
 
 
 def customer_tz() -> ZoneInfo:
@@ -34,9 +33,7 @@ def customer_tz() -> ZoneInfo:
 
 
 def to_local(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(customer_tz())
+    return german.local(value, customer_tz())
 
 
 def local_now() -> dt.datetime:
@@ -52,47 +49,23 @@ def local_day_start_utc(day: dt.date) -> dt.datetime:
 def format_date(value: dt.date | dt.datetime | None) -> str:
     if value is None:
         return ""
-    if isinstance(value, dt.datetime):
-        value = to_local(value)
-    return value.strftime("%d.%m.%Y")
+    return german.date(to_local(value) if isinstance(value, dt.datetime) else value)
 
 
 def format_time(value: dt.datetime | dt.time | None, seconds: bool = False) -> str:
     if value is None:
         return ""
-    if isinstance(value, dt.datetime):
-        value = to_local(value)
-    return value.strftime("%H:%M:%S" if seconds else "%H:%M")
+    return german.time(to_local(value) if isinstance(value, dt.datetime) else value, seconds)
 
 
 def format_datetime(value: dt.datetime | None, seconds: bool = False) -> str:
-    if value is None:
-        return ""
-    local = to_local(value)
-    return local.strftime("%d.%m.%Y, %H:%M:%S" if seconds else "%d.%m.%Y, %H:%M") + " Uhr"
+    return "" if value is None else german.date_time(to_local(value), seconds)
 
 
 def format_relative(value: dt.datetime | None) -> str:
     """Short form for cards: "heute, 09:14", "gestern, 17:02", "Mo, 03.11., 08:12"."""
-    if value is None:
-        return ""
-    local = to_local(value)
-    today = local_now().date()
-    clock = local.strftime("%H:%M")
-    if local.date() == today:
-        return f"heute, {clock}"
-    if local.date() == today - dt.timedelta(days=1):
-        return f"gestern, {clock}"
-    if local.year == today.year:
-        return f"{WEEKDAYS_SHORT[local.weekday()]}, {local.strftime('%d.%m.')}, {clock}"
-    return f"{local.strftime('%d.%m.%Y')}, {clock}"
+    return "" if value is None else german.day_and_time(to_local(value), local_now().date())
 
 
 def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    total = max(0, round(seconds))
-    minutes, secs = divmod(total, 60)
-    if minutes == 0:
-        return f"{secs} Sek."
-    return f"{minutes} Min. {secs:02d} Sek."
+    return "" if seconds is None else german.duration(seconds)

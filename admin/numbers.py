@@ -12,14 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from models import WINDOW_CATEGORIES, Agent, PhoneNumber, TimeWindow, WindowPeriod, db
+from models import WINDOW_CATEGORIES, Agent, PhoneNumber, TimeWindow, WindowPeriod, db, german
 from models.phone import dialable, normalize_number
 from models.timewindows import (
     Explanation,
     WindowSpec,
     describe_period,
     explain,
-    format_local,
     validate_window,
     window_spec,
 )
@@ -56,16 +55,8 @@ class ActiveLine:
             return "Kein Zeitfenster aktiv – Anrufe gehen an die Ersatzweiterleitung."
         text = f"{self.agent_name} nimmt an (Zeitfenster „{ex.window.name}“)"
         if ex.window_until is not None:
-            text += f" – bis {until_text(ex.window_until, ex.at)} Uhr"
+            text += f" – bis {german.end_moment(ex.window_until, ex.at)} Uhr"
         return text + "."
-
-
-def until_text(until: dt.datetime, at: dt.datetime) -> str:
-    """End of a window in German; a midnight end is the previous day's "24:00", which is
-    what an office means by "Urlaub bis 31.12." (not "bis 01.01. 00:00")."""
-    if until.time() != dt.time(0, 0):
-        return format_local(until, at)
-    return format_local(until - dt.timedelta(days=1), at).removesuffix("00:00") + "24:00"
 
 
 def _agent_names() -> dict[int, str]:

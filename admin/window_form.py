@@ -6,9 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.german import WEEKDAYS
 from models.timewindows import Period, WindowSpec
-
-from .formatting import WEEKDAYS
 
 EVERY_DAY = "t"  # form key of the periods of a date window (weekday None)
 MIN_SLOTS = 2

@@ -36,7 +36,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from . import german
 from .config import WINDOW_KINDS, CustomerSettings, PhoneNumber, TimeWindow
+from .german import WEEKDAYS_SHORT
 from .phone import DEFAULT_COUNTRY_CODE, normalize_number
 
 if TYPE_CHECKING:
@@ -45,8 +47,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_TZ = "Europe/Berlin"
-WEEKDAYS_DE = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
-KIND_LABELS_DE = {"immer": "Immer", "weekly": "Wöchentlich", "date": "Datum"}
 _KIND_RANK = {"date": 0, "weekly": 1, "immer": 2}
 _ONE_DAY = timedelta(days=1)
 
@@ -149,16 +149,6 @@ class Explanation:
     active: tuple[WindowSpec, ...]  # every covering window, winner first
     until: datetime | None  # when the answering agent changes next (None: not within horizon)
     window_until: datetime | None  # when the answering window changes next
-
-    @property
-    def text(self) -> str:
-        if self.window is None:
-            head = "Kein Zeitfenster aktiv – Anrufe gehen an die Rückfallnummer"
-        else:
-            head = f"Jetzt aktiv: {self.window.name}"
-        if self.window_until is None:
-            return head
-        return f"{head} bis {format_local(self.window_until, self.at)}"
 
 
 def _any_day(_day: date) -> bool:
@@ -374,16 +364,7 @@ def _transitions(start_utc: datetime, end_utc: datetime, zone: tzinfo) -> Iterat
         t = nxt
 
 
-# ---------------------------------------------------------------------------- admin helpers
-
-
-def format_local(instant: datetime, now: datetime | None = None) -> str:
-    """German short form: "14:30" today, "Mo 08:00" within a week, else "24.12.2026 08:00"."""
-    if now is not None and instant.date() == now.date():
-        return instant.strftime("%H:%M")
-    if now is not None and timedelta(0) <= instant - now < timedelta(days=6):
-        return f"{WEEKDAYS_DE[instant.weekday()]} {instant:%H:%M}"
-    return instant.strftime("%d.%m.%Y %H:%M")
+# ---------------------------------------------------------------------------- admin texts
 
 
 def describe_period(period: Period) -> str:
@@ -391,12 +372,12 @@ def describe_period(period: Period) -> str:
     day = "täglich" if period.weekday is None else _weekday_label(period.weekday)
     if period.start == period.end == time(0, 0):
         return f"{day} ganztägig"
-    text = f"{day} {period.start:%H:%M}–{period.end:%H:%M}"
+    text = f"{day} {german.time(period.start)}–{german.time(period.end)}"
     return f"{text} (bis zum Folgetag)" if period.crosses_midnight else text
 
 
 def _weekday_label(weekday: int) -> str:
-    return WEEKDAYS_DE[weekday] if 0 <= weekday <= 6 else f"Wochentag {weekday}"
+    return WEEKDAYS_SHORT[weekday] if 0 <= weekday <= 6 else f"Wochentag {weekday}"
 
 
 def validate_window(spec: WindowSpec) -> list[str]:
@@ -416,8 +397,8 @@ def validate_window(spec: WindowSpec) -> list[str]:
             errors.append("Ein Datumsfenster braucht ein Start- und ein Enddatum.")
         elif spec.date_to < spec.date_from:
             errors.append(
-                f"Das Enddatum ({spec.date_to:%d.%m.%Y}) liegt vor dem Startdatum "
-                f"({spec.date_from:%d.%m.%Y})."
+                f"Das Enddatum ({german.date(spec.date_to)}) liegt vor dem Startdatum "
+                f"({german.date(spec.date_from)})."
             )
     elif spec.date_from is not None or spec.date_to is not None:
         errors.append("Nur Datumsfenster haben ein Start- und Enddatum.")

@@ -23,13 +23,13 @@ from models import (
     db,
     upgrade_schema,
 )
+from models.german import end_moment
 from models.timewindows import (
     Period,
     WindowSpec,
     active_windows,
     describe_period,
     explain,
-    format_local,
     local_wall_time,
     next_change,
     resolve_for_number,
@@ -404,17 +404,15 @@ def test_explain_for_the_jetzt_aktiv_line() -> None:
     assert now.window is not None and now.window.name == "Büro"
     assert [w.name for w in now.active] == ["Büro", "Voicemail"]
     assert now.until == berlin(2026, 6, 1, 12)
-    assert now.text == "Jetzt aktiv: Büro bis 12:00"
+    assert now.window_until is not None and end_moment(now.window_until, now.at) == "12:00"
     friday_evening = explain(windows, berlin(2026, 6, 5, 18))
-    assert friday_evening.text == "Jetzt aktiv: Voicemail bis Mo 08:00"
-    assert explain([], utc(2026, 6, 1)).text.startswith("Kein Zeitfenster aktiv")
+    assert friday_evening.window is not None and friday_evening.window.name == "Voicemail"
+    assert friday_evening.window_until is not None
+    assert end_moment(friday_evening.window_until, friday_evening.at) == "Mo 08:00"
+    assert explain([], utc(2026, 6, 1)).window is None
 
 
-def test_format_local_and_describe_period() -> None:
-    now = berlin(2026, 6, 1, 9)
-    assert format_local(berlin(2026, 6, 1, 12), now) == "12:00"
-    assert format_local(berlin(2026, 6, 3, 8), now) == "Mi 08:00"
-    assert format_local(berlin(2026, 12, 24, 8), now) == "24.12.2026 08:00"
+def test_describe_period() -> None:
     assert describe_period(Period(FR, time(22), time(6))) == "Fr 22:00–06:00 (bis zum Folgetag)"
     assert describe_period(Period(None, time(0), time(0))) == "täglich ganztägig"
     assert describe_period(Period(MO, time(8), time(12))) == "Mo 08:00–12:00"
