@@ -98,7 +98,7 @@ class RoutedNumber(mdb.Model):
 
 
 class HealthReport(mdb.Model):
-    """One health push, exactly the allow-listed fields of ``health_schema``."""
+    """One health push, exactly the allow-listed fields of ``sync_contract.health_schema``."""
 
     __tablename__ = "health_report"
     __table_args__ = (Index("ix_health_node_received", "node_id", "received_at"),)

@@ -1,4 +1,4 @@
-"""Build the node's health report from the allow-list in ``health_schema``.
+"""Build the node's health report from the allow-list in ``sync_contract.health_schema``.
 
 Every value is produced here from a number, a fixed set or our own text; the result is validated
 before it leaves the node, so anything outside the allow-list fails closed.
