@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from models import WINDOW_CATEGORIES, Agent, PhoneNumber, TimeWindow, WindowPeriod, db, german
-from models.phone import dialable, normalize_number
+from models.phone import dialable, normalize_number, same_number
 from models.timewindows import (
     Explanation,
     WindowSpec,
@@ -82,11 +82,10 @@ def _number_or_404(number_id: int) -> PhoneNumber:
     return number
 
 
-def _find_number(normalized: str, exclude_id: int | None = None) -> PhoneNumber | None:
-    for row in db.session.scalars(select(PhoneNumber)):
-        if row.id != exclude_id and normalize_number(row.number) == normalized:
-            return row
-    return None
+def _find_number(number: str) -> PhoneNumber | None:
+    """The configured row that is ``number`` in any spelling (the master may store "+49…")."""
+    return next((row for row in db.session.scalars(select(PhoneNumber))
+                 if same_number(number, row.number)), None)
 
 
 @bp.get("/")

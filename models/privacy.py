@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from .chats import Chat, utcnow
 from .config import PhoneNumber
 from .db import db
-from .phone import normalize_number
+from .phone import normalize_number, same_number
 
 # Stored action -> German label in the admin's "Protokoll".
 AUDIT_ACTIONS = {
@@ -86,11 +86,8 @@ class RecordingPolicy:
 def recording_policy(session: Session, called_number: str) -> RecordingPolicy:
     """The policy of the configured number ``called_number`` (any spelling); unknown numbers
     record, without announcement (they go to the fallback anyway)."""
-    wanted = normalize_number(called_number)
-    if not wanted:
-        return RecordingPolicy()
     for row in session.scalars(select(PhoneNumber)):
-        if normalize_number(row.number) == wanted:
+        if same_number(called_number, row.number):
             text = (row.announcement_text or "").strip() if row.announcement_enabled else ""
             return RecordingPolicy(record=bool(row.recording_enabled), announcement=text)
     return RecordingPolicy()

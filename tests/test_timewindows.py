@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from models import (
     Agent,
@@ -21,6 +22,7 @@ from models import (
     WindowPeriod,
     create_db_app,
     db,
+    recording_policy,
     upgrade_schema,
 )
 from models.german import end_moment
@@ -546,6 +548,19 @@ def test_window_spec_copies_the_orm_row(db_app) -> None:
     assert spec.kind == "weekly" and spec.name == "Büro" and spec.agent_id == row.agent_id
     assert spec.periods == (Period(MO, time(8), time(12)), Period(MO, time(13), time(17)))
     assert validate_window(spec) == []
+
+
+@pytest.mark.parametrize("called", ["030123456", "+4930123456", "sip:004930123456@carrier"])
+def test_a_call_in_any_spelling_gets_the_configured_numbers_recording_policy(
+        db_app, called: str) -> None:
+    _seed()
+    row = db.session.scalar(select(PhoneNumber).where(PhoneNumber.label == "Zentrale"))
+    row.recording_enabled, row.announcement_enabled = True, True
+    row.announcement_text = "Dieses Gespräch wird aufgezeichnet."
+    db.session.commit()
+    policy = recording_policy(db.session, called)
+    assert policy.announcement == "Dieses Gespräch wird aufgezeichnet."
+    assert recording_policy(db.session, "040123456").announcement == ""
 
 
 # ---------------------------------------------------------------- properties
