@@ -7,7 +7,8 @@ mode without an LLM).
     node = RealNode.create(tmp / "node", models=models, freeswitch=fs)
     node.start()                       # returns when ESL, status and admin listen
     chat = node.wait_chat(call.call_uuid)      # once the call is over and the chat settled
-    node.live_calls(); node.kill(); node.stop()
+    node.test_call("Hallo?")           # `voicegate call`: the stand-in caller, no FreeSWITCH
+    node.live_calls(); node.kill(); node.stop(signal.SIGTERM)   # its exit status
 
 ``freeswitch=fs`` sets ``freeswitch_vars_path`` to the FreeSWITCH instance's
 ``voicegate/vars.xml`` and ``freeswitch_esl_port``/``freeswitch_esl_password`` to its inbound
@@ -38,7 +39,8 @@ from tests.call_lab import ChatView
 from tests.real_freeswitch import RealFreeSwitch, free_port
 
 REPO = Path(__file__).resolve().parents[1]
-VOICEGATE = [sys.executable, "-m", "voicegate.cli"]
+VOICEGATE = [str(Path(sys.executable).with_name("voicegate"))]  # the console script operators run
+DEMO_NUMBER = "4930123456"  # agents/demo.py
 
 
 class NodeError(Exception):
@@ -194,18 +196,20 @@ class RealNode:
                             f"ESL port {self.esl_port}: reloadxml did not happen\n"
                             + self.log_tail(40))
 
-    def stop(self, timeout: float = 20.0) -> None:
-        """Ctrl-C (SIGINT) as an operator would; SIGKILL if it does not end."""
+    def stop(self, signum: int = signal.SIGINT, timeout: float = 30.0) -> int | None:
+        """Ctrl-C (SIGINT) as an operator would, or ``systemctl stop``'s SIGTERM; SIGKILL if it
+        does not end. Its exit status (None if it was not running)."""
         if self.process is None:
-            return
+            return None
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(signum)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
-        self.process = None
+        code, self.process = self.process.returncode, None
+        return code
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -230,6 +234,22 @@ class RealNode:
 
     def log_text(self) -> str:
         return self.log_path.read_text("utf-8", "replace")
+
+    def test_call(self, *says: str, heard: Path | None = None, number: str = DEMO_NUMBER,
+                  wait: bool = True) -> subprocess.CompletedProcess | subprocess.Popen:
+        """``voicegate call``: the operator's test call through the FreeSWITCH stand-in, the
+        caller saying ``says`` (espeak-ng); ``heard``: the agent's audio as a WAV file."""
+        command = [*VOICEGATE, "call", number, "--data", str(self.data_dir), "--port",
+                   str(self.esl_port), "--timeout", "90"]
+        for text in says:
+            command += ["--say", text]
+        if heard is not None:
+            command += ["--heard", str(heard)]
+        if not wait:
+            return subprocess.Popen(command, cwd=REPO, env=self._env(), text=True,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return subprocess.run(command, cwd=REPO, env=self._env(), capture_output=True,
+                              text=True, timeout=150, check=False)
 
     # ------------------------------------------------------------------ status
 
@@ -257,7 +277,7 @@ class RealNode:
             finally:
                 db.session.remove()
 
-    def always(self, agent_name: str, number: str = "4930123456") -> None:
+    def always(self, agent_name: str, number: str = DEMO_NUMBER) -> None:
         """A top-priority window "immer" on ``number`` → ``agent_name`` (the demo's windows
         depend on the time of day)."""
         def change(session) -> None:

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import os
+import signal
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from config import load_settings
 from freeswitch_conf.dialplan import load_vars
 from models import CustomerSettings, db
-from tests.call_lab import free_tcp_port
+from tests.real_node import VOICEGATE, RealNode
 from voicegate.node import build_node
-
-VOICEGATE = [sys.executable, "-m", "voicegate.cli"]
-
 
 
 def test_help_lists_the_subcommands():
@@ -30,40 +24,38 @@ def test_help_lists_the_subcommands():
 
 @pytest.mark.slow
 def test_node_without_models_says_so_and_sends_a_test_call_to_the_fallback(tmp_path: Path):
-    data = tmp_path / "node"
-    subprocess.run([*VOICEGATE, "demo", "--data", str(data)], check=True, capture_output=True)
-    esl, admin, status = free_tcp_port(), free_tcp_port(), free_tcp_port()
-    env = {**os.environ, "VOICEGATE_STATUS_PORT": str(status)}
-    node = subprocess.Popen([*VOICEGATE, "run", "--data", str(data), "--esl-port", str(esl),
-                             "--admin-port", str(admin)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    node = RealNode.create(tmp_path / "node").start()  # no `voicegate models pull`
     try:
-        deadline = time.monotonic() + 30
-        payload = None
-        while payload is None and time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{status}/status",
-                                            timeout=1) as r:
-                    payload = json.load(r)
-            except OSError:
-                time.sleep(0.3)
-        assert payload is not None, "the node did not come up"
+        payload = node.status()
         assert payload["controller_up"] and not payload["engines"]["ready"]
         assert any("voicegate models pull" in p for p in payload["engines"]["problems"])
 
-        call = subprocess.run([*VOICEGATE, "call", "4930123456", "--data", str(data),
-                               "--port", str(esl), "--say", "Hallo?", "--timeout", "30"],
-                              capture_output=True, text=True, timeout=60)
+        call = node.test_call("Hallo?")
         assert call.returncode == 0, call.stderr
         assert "transfer voicegate_fallback XML voicegate" in call.stdout
         assert "Ersatzweiterleitung" in call.stdout and "Sprach-Engines nicht bereit" in call.stdout
+        assert node.stop(signal.SIGTERM) == 0  # as systemctl stop: a clean stop, not killed
     finally:
-        node.terminate()  # SIGTERM, as systemctl stop sends it
-        _out, err = node.communicate(timeout=30)
-    assert node.returncode == 0, err[-2000:]  # a clean stop, not killed by the signal
-    assert "KI-Voicegate beendet." in err
-    assert "Anrufe gehen an die Ersatzweiterleitung" in err  # said on start, not only logged
-    assert "voicegate admin create-user" in err  # and how to get into the admin
+        node.kill()
+    said = node.log_text()
+    assert "KI-Voicegate beendet." in said
+    assert "Anrufe gehen an die Ersatzweiterleitung" in said  # said on start, not only logged
+    assert "voicegate admin create-user" in said  # and how to get into the admin
+
+
+def test_the_node_database_overwrites_what_is_deleted_and_leaves_other_databases_alone(
+        tmp_path: Path):
+    def pragma(name: str):
+        return db.session.execute(sqlalchemy.text(f"PRAGMA {name}")).scalar()
+
+    node = build_node(load_settings(tmp_path / "node"), use_configured_engines=False)
+    with node.db_app.app_context():
+        assert pragma("secure_delete") == 1  # an erased caller is not left in freed pages
+        assert pragma("journal_mode") == "wal" and pragma("foreign_keys") == 1
+    other = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'other.sqlite3'}")
+    with other.connect() as connection:  # another library's engine in the same process
+        assert connection.execute(sqlalchemy.text("PRAGMA journal_mode")).scalar() == "delete"
+    other.dispose()
 
 
 def test_node_start_writes_the_fallback_number_for_freeswitch(tmp_path: Path):

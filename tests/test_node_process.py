@@ -7,34 +7,30 @@ Two parts:
   jobs) is checked in a fresh Python patched by ``voicegate.cli.patch_process`` — the very
   function ``voicegate run`` calls. The ``patched_*`` functions below are those checks.
 - The node started exactly as an operator does (``voicegate demo``, ``voicegate models pull``,
-  ``voicegate run``) with the default engines — espeak-ng German, faster-whisper with the real
-  base model, no Ollama (keyword mode) — and called with ``voicegate call``.
+  ``voicegate run``: tests/real_node.py's RealNode) with the default engines — espeak-ng
+  German, faster-whisper with the real base model, no Ollama (keyword mode) — and called with
+  ``voicegate call``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
 import re
-import select
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.call_lab import free_tcp_port
+from tests.call_lab import ChatView
+from tests.real_freeswitch import free_port
+from tests.real_node import RealNode, real_models  # noqa: F401  (fixture)
 
 REPO = Path(__file__).resolve().parents[1]
-VOICEGATE = str(Path(sys.executable).with_name("voicegate"))  # the console script operators run
-DEMO_NUMBER = "4930123456"  # agents/demo.py
 TERMINVERGABE, NOTDIENST = "4930123457", "4930987654"
 # sentences the real base model hears reliably in espeak-ng's German voice on the 8 kHz line
 APPOINTMENT = "Ich möchte einen Termin vereinbaren."
@@ -43,124 +39,25 @@ EMERGENCY = "Ich habe einen Notfall."
 
 # ------------------------------------------------------------------ the node as a process
 
-@dataclass
-class NodeProcess:
-    """``voicegate run`` in its own process, and how an operator talks to it."""
-
-    data: Path
-    esl_port: int
-    status_port: int
-    process: subprocess.Popen
-    log: Path
-
-    @classmethod
-    def start(cls, data: Path) -> NodeProcess:
-        esl, admin, status = free_tcp_port(), free_tcp_port(), free_tcp_port()
-        env = {**os.environ, "VOICEGATE_STATUS_PORT": str(status),
-               # the default LLM backend with no Ollama running: keyword mode, as on a fresh VM
-               "VOICEGATE_ENGINES_OLLAMA_HOST": f"http://127.0.0.1:{free_tcp_port()}"}
-        log = data / "node.log"
-        with log.open("w") as err:
-            process = subprocess.Popen(
-                [VOICEGATE, "run", "--data", str(data), "--esl-port", str(esl),
-                 "--admin-port", str(admin)], stdout=subprocess.PIPE, stderr=err, text=True,
-                env=env, cwd=data.parent)
-        node = cls(data, esl, status, process, log)
-        node._wait_until_listening()
-        return node
-
-    def _wait_until_listening(self, timeout_s: float = 90) -> None:
-        """Until the node prints that it runs (after its models loaded)."""
-        deadline = time.monotonic() + timeout_s
-        out = self.process.stdout
-        while (left := deadline - time.monotonic()) > 0:
-            if not select.select([out], [], [], left)[0]:
-                break
-            line = out.readline()
-            if not line:  # the process ended
-                break
-            if line.startswith("KI-Voicegate läuft"):
-                return
-        self.process.kill()
-        pytest.fail(f"the node did not come up:\n{self.log.read_text()[-3000:]}")
-
-    def status(self) -> dict:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.status_port}/status",
-                                    timeout=5) as response:
-            return json.load(response)
-
-    def call(self, *says: str, heard: Path | None = None, number: str = DEMO_NUMBER,
-             wait: bool = True) -> subprocess.CompletedProcess | subprocess.Popen:
-        command = [VOICEGATE, "call", number, "--data", str(self.data), "--port",
-                   str(self.esl_port), "--timeout", "90"]
-        for text in says:
-            command += ["--say", text]
-        if heard is not None:
-            command += ["--heard", str(heard)]
-        if not wait:
-            return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True)
-        return subprocess.run(command, capture_output=True, text=True, timeout=150)
-
-    def stop(self, signum: int = signal.SIGTERM, timeout_s: float = 30) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-        try:
-            return self.process.wait(timeout=timeout_s)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-            self.process.stdout.close()
-
-    def stderr(self) -> str:
-        return self.log.read_text()
+def operator_node(data: Path, models: Path, *, copy_models: bool = False) -> RealNode:
+    """The README's set-up (demo customer, the default models; no Ollama running, so keyword
+    mode as on a fresh VM), then the receptionist makes the Empfang answer the demo number
+    (the demo's own windows follow the clock). ``copy_models``: a copy of its own, to damage."""
+    if copy_models:
+        shutil.copytree(models, data / "models")
+    node = RealNode.create(data, models=None if copy_models else models,
+                           engines={"ollama_host": f"http://127.0.0.1:{free_port()}"})
+    node.always("Empfang")
+    return node
 
 
-def operator_sets_up(data: Path, *, pull_model: bool = True) -> None:
-    """The README's set-up: demo customer, the default models; then the receptionist makes the
-    Empfang answer the demo number today (the demo's own windows follow the clock)."""
-    subprocess.run([VOICEGATE, "demo", "--data", str(data)], check=True, capture_output=True)
-    if pull_model:
-        subprocess.run([VOICEGATE, "models", "pull", "--no-llm", "--data", str(data)],
-                       check=True, capture_output=True)
-    from config import load_settings
-    from models import Agent, PhoneNumber, TimeWindow, create_db_app, db
-
-    app = create_db_app(load_settings(data).sqlalchemy_url)
-    with app.app_context():
-        empfang = db.session.scalar(db.select(Agent).filter_by(name="Empfang"))
-        phone = db.session.scalar(db.select(PhoneNumber).filter_by(number=DEMO_NUMBER))
-        today = dt.date.today()
-        db.session.add(TimeWindow(
-            phone_number_id=phone.id, agent_id=empfang.id, name="Test: Empfang heute",
-            kind="date", category="regulaer", priority=100,
-            date_from=today - dt.timedelta(days=1), date_to=today + dt.timedelta(days=1)))
-        db.session.commit()
-
-
-@dataclass
-class StoredChat:
-    status: str
-    start_agent: str
-    last_agent: str
-    end_reason: str
-    transferred_to: str
-    turns: list[tuple[str, str, str]]  # (role, agent, text)
-    events: list[tuple[str, dict]]
-
-
-def stored_chat(data: Path, call_uuid: str) -> StoredChat:
-    from config import load_settings
-    from models import Chat, create_db_app, db
-
-    app = create_db_app(load_settings(data).sqlalchemy_url)
-    with app.app_context():
-        chat = db.session.scalar(db.select(Chat).filter_by(call_uuid=call_uuid))
-        assert chat is not None, f"no chat stored for {call_uuid}"
-        return StoredChat(chat.status, chat.start_agent_name, chat.last_agent_name,
-                          chat.end_reason, chat.transferred_to,
-                          [(t.role, t.agent_name or "", t.text) for t in chat.turns],
-                          [(e.kind, dict(e.data)) for e in chat.events])
+def settled_chat(node: RealNode, call_uuid: str) -> ChatView:
+    """The call's chat as stored, once the node has let go of it (or has stopped)."""
+    if node.running:
+        return node.wait_chat(call_uuid)
+    chat = node.chat(call_uuid)
+    assert chat is not None, f"no chat stored for {call_uuid}"
+    return chat
 
 
 def call_uuid(stdout: str) -> str:
@@ -170,11 +67,9 @@ def call_uuid(stdout: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory) -> Iterator[NodeProcess]:
+def node(tmp_path_factory, real_models) -> Iterator[RealNode]:  # noqa: F811
     """One node for the module: loading the speech model is the expensive part."""
-    data = tmp_path_factory.mktemp("operator") / "data"
-    operator_sets_up(data)
-    running = NodeProcess.start(data)
+    running = operator_node(tmp_path_factory.mktemp("operator") / "data", real_models).start()
     yield running
     running.stop()
 
@@ -184,7 +79,7 @@ def ears(node):
     """The caller's ears: the real base model, to hear what the agent said."""
     from media.stt.faster_whisper import FasterWhisperSTT
 
-    return FasterWhisperSTT(node.data / "models" / "faster-whisper" / "base")
+    return FasterWhisperSTT(node.data_dir / "models" / "faster-whisper" / "base")
 
 
 def heard_text(ears, wav: Path) -> str:
@@ -204,7 +99,7 @@ def test_the_node_with_default_engines_is_ready(node):
 @pytest.mark.slow
 def test_a_caller_wanting_an_appointment_is_greeted_heard_and_transferred(node, ears, tmp_path):
     wav = tmp_path / "heard.wav"
-    result = node.call(APPOINTMENT, heard=wav)
+    result = node.test_call(APPOINTMENT, heard=wav)
     assert result.returncode == 0, result.stderr
     assert f"FreeSWITCH führte aus: transfer {TERMINVERGABE} XML voicegate_transfer" \
         in result.stdout
@@ -212,58 +107,58 @@ def test_a_caller_wanting_an_appointment_is_greeted_heard_and_transferred(node, 
     # the greeting and the handover sentence were speech a listener makes out (espeak-ng on
     # the 8 kHz line; the base model hears "Zahnarztpraxis Dr. Sommer" too poorly to ask it)
     assert "guten tag" in heard and "einen moment" in heard, heard
-    chat = stored_chat(node.data, call_uuid(result.stdout))
+    chat = settled_chat(node, call_uuid(result.stdout))
     assert chat.status == "neu" and chat.start_agent == "Empfang"
     assert chat.end_reason == "transfer" and chat.transferred_to == TERMINVERGABE
     assert chat.turns[0][:2] == ("agent", "Empfang") and "Sommer" in chat.turns[0][2]
-    caller = [text for role, _agent, text in chat.turns if role == "caller"]
+    caller = [text for role, text in chat.transcript if role == "caller"]
     assert len(caller) == 1 and "Termin" in caller[0]  # the caller was heard
 
 
 @pytest.mark.slow
 def test_an_emergency_is_handed_to_the_notdienst_who_transfers_it(node):
-    result = node.call(EMERGENCY, "Ich habe große Schmerzen.")
+    result = node.test_call(EMERGENCY, "Ich habe große Schmerzen.")
     assert result.returncode == 0, result.stderr
     assert f"transfer {NOTDIENST} XML voicegate_transfer" in result.stdout
-    chat = stored_chat(node.data, call_uuid(result.stdout))
+    chat = settled_chat(node, call_uuid(result.stdout))
     assert ("handover", {"from_agent": "Empfang", "to_agent": "Notdienst"}) in [
         (kind, {k: data.get(k) for k in ("from_agent", "to_agent")})
         for kind, data in chat.events]
     assert chat.last_agent == "Notdienst" and chat.transferred_to == NOTDIENST
     assert any(agent == "Notdienst" and "Notdienst" in text
-               for role, agent, text in chat.turns if role == "agent")
-    assert "Notfall" in next(text for role, _a, text in chat.turns if role == "caller")
+               for role, agent, text, _interrupted in chat.turns if role == "agent")
+    assert "Notfall" in next(text for role, text in chat.transcript if role == "caller")
 
 
 @pytest.mark.slow
-def test_sigterm_during_a_call_sends_the_caller_to_the_fallback_and_exits_cleanly(tmp_path):
-    data = tmp_path / "data"
-    operator_sets_up(data)
-    running = NodeProcess.start(data)
+def test_sigterm_during_a_call_sends_the_caller_to_the_fallback_and_exits_cleanly(
+        tmp_path, real_models):  # noqa: F811
+    running = operator_node(tmp_path / "data", real_models).start()
     try:
-        call = running.call(EMERGENCY, "Ich habe große Schmerzen.", wait=False)
+        call = running.test_call(EMERGENCY, "Ich habe große Schmerzen.", wait=False)
         deadline = time.monotonic() + 30
-        while not any(c.get("agent") for c in running.status()["live_calls"]):
+        while not any(c.get("agent") for c in running.live_calls()):
             assert time.monotonic() < deadline and call.poll() is None, "the call never began"
             time.sleep(0.05)
         assert running.stop(signal.SIGTERM) == 0
         out, err = call.communicate(timeout=60)
     finally:
-        running.stop(signal.SIGKILL)
+        running.kill()
     assert "transfer voicegate_fallback XML voicegate" in out, out + err
-    chat = stored_chat(data, call_uuid(out))
+    chat = settled_chat(running, call_uuid(out))
     assert chat.status == "neu" and chat.end_reason == "fallback"  # not left "In Arbeit"
     assert ("fallback", {"reason": "Knoten wird beendet"}) in chat.events
-    stderr = running.stderr()
-    assert "1 laufender Anruf geht an die Ersatzweiterleitung" in stderr
-    assert "KI-Voicegate beendet." in stderr and "Traceback" not in stderr
+    said = running.log_text()
+    assert "1 laufender Anruf geht an die Ersatzweiterleitung" in said
+    assert "KI-Voicegate beendet." in said and "Traceback" not in said
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("damage", ["corrupt", "incomplete"])
-def test_a_damaged_model_starts_says_so_and_sends_calls_to_the_fallback(tmp_path, damage):
+def test_a_damaged_model_starts_says_so_and_sends_calls_to_the_fallback(
+        tmp_path, real_models, damage):  # noqa: F811
     data = tmp_path / "data"
-    operator_sets_up(data)
+    running = operator_node(data, real_models, copy_models=True)
     model = data / "models" / "faster-whisper" / "base"
     if damage == "corrupt":
         blob = model / "model.bin"
@@ -272,21 +167,21 @@ def test_a_damaged_model_starts_says_so_and_sends_calls_to_the_fallback(tmp_path
     else:
         (model / "tokenizer.json").unlink()
         said = f"faster-whisper 'base' nicht in {model} gefunden"
-    running = NodeProcess.start(data)
+    running.start()
     try:
         engines = running.status()["engines"]
         assert not engines["ready"] and engines["stt"] is None
         assert any(said in p for p in engines["problems"]), engines["problems"]
         for _ in range(2):  # and it keeps serving: no crash, no restart loop
-            result = running.call("Hallo?")
+            result = running.test_call("Hallo?")
             assert result.returncode == 0, result.stderr
             assert "transfer voicegate_fallback XML voicegate" in result.stdout
-        assert running.process.poll() is None
+        assert running.running
         assert running.stop(signal.SIGINT) == 0
     finally:
-        running.stop(signal.SIGKILL)
-    stderr = running.stderr()
-    assert "Anrufe gehen an die Ersatzweiterleitung" in stderr and said in stderr
+        running.kill()
+    log = running.log_text()
+    assert "Anrufe gehen an die Ersatzweiterleitung" in log and said in log
 
 
 # ------------------------------------------------------------------ the patched process

@@ -49,7 +49,8 @@ class Node:
     workers: EngineWorkers
     servers: list = field(default_factory=list)
     scheduler: object | None = None
-    _switch_interval: float | None = None  # the process's before start, restored by stop
+    # the process's switch interval before start, restored by stop
+    _switch_interval: float | None = field(default=None, init=False, repr=False)
 
     def start(self, *, admin: bool = True, status: bool = True, scheduler: bool = True) -> None:
         """Take calls (pacer, controller); ``admin``/``status``/``scheduler``: the rest of a
