@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from config import Settings
 from models import PhoneNumber, db
+from models.phone import normalize_number
 from sync_contract.config_schema import (
     ConfigError,
     DesiredConfig,
@@ -39,13 +40,17 @@ def apply_payload(payload: NodeConfigPayload, paths: NodePaths, db_app: Flask) -
     """Apply ``payload``; returns the numbers that were newly created."""
     created: list[str] = []
     with db_app.app_context():
-        existing = set(db.session.scalars(select(PhoneNumber.number)))
+        # compared normalised: the master's "+4930…" is the node's "030…" or "4930…"
+        stored = list(db.session.scalars(select(PhoneNumber.number)))
+        known = {_key(n) for n in stored}
         for spec in payload.numbers:
-            if spec.number not in existing:
+            if _key(spec.number) not in known:
                 db.session.add(PhoneNumber(number=spec.number, label=spec.label))
+                known.add(_key(spec.number))
                 created.append(spec.number)
         db.session.commit()
-        unrouted = sorted(existing - {n.number for n in payload.numbers})
+        routed = {_key(n.number) for n in payload.numbers}
+        unrouted = sorted(n for n in stored if _key(n) not in routed)
     for number in created:
         log.info("Neue Rufnummer %s vom Master übernommen", number)
     if unrouted:
@@ -62,6 +67,11 @@ def apply_payload(payload: NodeConfigPayload, paths: NodePaths, db_app: Flask) -
         "numbers": [n.number for n in payload.numbers],
     })
     return created
+
+
+def _key(number: str) -> str:
+    """What two spellings of one number share; a stored non-number compares as written."""
+    return normalize_number(number) or number
 
 
 def load_managed_config(data_dir: Path) -> DesiredConfig | None:

@@ -22,7 +22,7 @@ from master.overview import find_node, health_history
 from master.pki import MasterPki
 from master.server import MasterServer
 from master.testing import RunningMaster, start_master
-from models import Chat, PhoneNumber, db
+from models import Chat, ChatStatus, PhoneNumber, db
 from node_sync.apply import load_managed_config, managed_settings
 from node_sync.client import NodeSync, enroll, is_enrolled, last_sync_status, schedule_sync
 from node_sync.state import NodePaths, load_state
@@ -163,7 +163,28 @@ def test_a_new_number_is_added_while_a_call_is_in_progress(
     assert node_numbers(node_db) == ["4930111111", "4930222222"]
     with node_db.app_context():
         chat = db.session.scalar(select(Chat).where(Chat.call_uuid == "laufender-anruf"))
-        assert chat.status == "in_arbeit" and chat.summary == "noch im Gespräch"
+        assert chat.status == ChatStatus.IN_ARBEIT and chat.summary == "noch im Gespräch"
+
+
+def test_a_number_the_node_already_has_in_another_spelling_is_not_added_twice(
+    master: RunningMaster, node_dir: Path, node_db: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    with node_db.app_context():  # the customer typed them national and without "+"
+        db.session.add_all([PhoneNumber(number="030123456", label="Zentrale"),
+                            PhoneNumber(number="4930777777", label="Service")])
+        db.session.commit()
+    sync = enrolled_sync(master, node_dir, node_db)
+    master.on_node("kunde-a", registry.add_number, "+4930123456")
+    master.on_node("kunde-a", registry.add_number, "+4930777777")
+    master.on_node("kunde-a", registry.add_number, "+4930999999")
+
+    with caplog.at_level(logging.INFO, logger="node_sync.apply"):
+        result = sync.sync_once()
+
+    assert result.ok, result.error
+    assert result.new_numbers == ("+4930999999",)
+    assert node_numbers(node_db) == ["+4930999999", "030123456", "4930777777"]
+    assert "nicht mehr diesem Knoten zugeordnet" not in caplog.text
 
 
 def test_an_invalid_config_is_kept_out_and_reported_upward(
