@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
+
 from config import EngineSettings, load_settings
 from esl_controller.testing import CallRecord, FreeSwitchStandIn
 from media.testing import ScriptedLLM, ScriptedSTT, ToneTTS
@@ -148,23 +150,28 @@ class CallLab:
         (summary and recording are written just after the line is released)."""
         if settled:
             self.node.controller.wait_idle(timeout=15)
-        with self.node.db_app.app_context():
-            try:
-                chat = db.session.scalar(db.select(Chat).filter_by(call_uuid=call_uuid))
-                if chat is None:
-                    return None
-                return ChatView(
-                    status=chat.status, called_number=chat.called_number,
-                    caller_number=chat.caller_number, start_agent=chat.start_agent_name,
-                    last_agent=chat.last_agent_name, end_reason=chat.end_reason,
-                    transferred_to=chat.transferred_to, summary=chat.summary,
-                    turns=[(t.role, t.agent_name, t.text, t.interrupted) for t in chat.turns],
-                    events=[(e.kind, dict(e.data)) for e in chat.events],
-                    timings=[dict(t.timings) for t in chat.turns if t.timings],
-                    recordings=[r.path for r in chat.recordings],
-                    answered=chat.answered_at is not None, ended=chat.ended_at is not None)
-            finally:
-                db.session.remove()
+        return stored_chat(self.node.db_app, call_uuid)
+
+
+def stored_chat(db_app: Flask, call_uuid: str) -> ChatView | None:
+    """The chat of ``call_uuid`` in ``db_app``'s database, read fresh (None if there is none)."""
+    with db_app.app_context():
+        try:
+            chat = db.session.scalar(db.select(Chat).filter_by(call_uuid=call_uuid))
+            if chat is None:
+                return None
+            return ChatView(
+                status=chat.status, called_number=chat.called_number,
+                caller_number=chat.caller_number, start_agent=chat.start_agent_name,
+                last_agent=chat.last_agent_name, end_reason=chat.end_reason,
+                transferred_to=chat.transferred_to, summary=chat.summary,
+                turns=[(t.role, t.agent_name, t.text, t.interrupted) for t in chat.turns],
+                events=[(e.kind, dict(e.data)) for e in chat.events],
+                timings=[dict(t.timings) for t in chat.turns if t.timings],
+                recordings=[r.path for r in chat.recordings],
+                answered=chat.answered_at is not None, ended=chat.ended_at is not None)
+        finally:
+            db.session.remove()
 
 
 def agent_stretches(record: CallRecord, gap_s: float = 0.3) -> list[float]:

@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 
 from models import Agent, Chat, PhoneNumber, TimeWindow, create_db_app, db
-from tests.call_lab import ChatView
+from tests.call_lab import ChatView, stored_chat
 from tests.real_freeswitch import RealFreeSwitch, free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -289,24 +289,7 @@ class RealNode:
         self.configure(change)
 
     def chat(self, call_uuid: str) -> ChatView | None:
-        app = self.db_app()
-        with app.app_context():
-            try:
-                chat = db.session.scalar(db.select(Chat).filter_by(call_uuid=call_uuid))
-                if chat is None:
-                    return None
-                return ChatView(
-                    status=chat.status, called_number=chat.called_number,
-                    caller_number=chat.caller_number, start_agent=chat.start_agent_name,
-                    last_agent=chat.last_agent_name, end_reason=chat.end_reason,
-                    transferred_to=chat.transferred_to, summary=chat.summary,
-                    turns=[(t.role, t.agent_name, t.text, t.interrupted) for t in chat.turns],
-                    events=[(e.kind, dict(e.data)) for e in chat.events],
-                    timings=[dict(t.timings) for t in chat.turns if t.timings],
-                    recordings=[r.path for r in chat.recordings],
-                    answered=chat.answered_at is not None, ended=chat.ended_at is not None)
-            finally:
-                db.session.remove()
+        return stored_chat(self.db_app(), call_uuid)
 
     def chats(self) -> list[str]:
         """Call UUIDs of every chat, oldest first."""
