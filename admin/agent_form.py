@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.templates.base import Parameter, Template, slug
+from config.turn_taking import DEFAULT_TURN_TAKING
 
 EMPTY_ROWS = 2
 STEP_KINDS = {"text": "Freitext", "name": "Name", "phone_number": "Telefonnummer",
@@ -30,7 +31,7 @@ class AgentForm:
     language: str = "de"
     voice: str = ""
     form_of_address: str = "Sie"
-    endpoint_silence_ms: int = 600
+    endpoint_silence_ms: int = DEFAULT_TURN_TAKING.endpoint_silence_ms
     params: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -153,8 +154,9 @@ def parse_agent_form(form: Any, template: Template) -> AgentForm:
             params[param.key] = [line.strip() for line in raw.splitlines() if line.strip()]
         else:
             params[param.key] = raw.strip()
-    silence_raw = form.get("endpoint_silence_ms", "600").strip()
-    silence = int(silence_raw) if silence_raw.isdigit() else 600
+    default_silence = DEFAULT_TURN_TAKING.endpoint_silence_ms
+    silence_raw = form.get("endpoint_silence_ms", str(default_silence)).strip()
+    silence = int(silence_raw) if silence_raw.isdigit() else default_silence
     if not 200 <= silence <= 3000:
         errors["endpoint_silence_ms"] = "Bitte einen Wert zwischen 200 und 3000 ms angeben."
     return AgentForm(

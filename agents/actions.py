@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from config.turn_taking import DEFAULT_TURN_TAKING, TurnTaking
+
 
 @dataclass(frozen=True)
 class AgentProfile:
@@ -17,7 +19,7 @@ class AgentProfile:
     language: str = "de"
     voice: str = ""
     form_of_address: str = "Sie"
-    endpoint_silence_ms: int = 600
+    turn_taking: TurnTaking = DEFAULT_TURN_TAKING
 
     @classmethod
     def from_row(cls, row: Any) -> AgentProfile:
@@ -25,7 +27,8 @@ class AgentProfile:
             id=row.id, name=row.name, template=row.template, params=dict(row.params or {}),
             language=row.language or "de", voice=row.voice or "",
             form_of_address=row.form_of_address or "Sie",
-            endpoint_silence_ms=row.endpoint_silence_ms or 600,
+            turn_taking=TurnTaking(endpoint_silence_ms=row.endpoint_silence_ms)
+            if row.endpoint_silence_ms else DEFAULT_TURN_TAKING,
         )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from agents.validation import validate_agent
+from config.turn_taking import DEFAULT_TURN_TAKING
 from models import Agent, KnowledgeChunk, KnowledgeDocument, TimeWindow
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def check_agent(session: Any, template: str, name: str, params: dict[str, Any], 
 
 def create_agent(session: Any, template: str, name: str, params: dict[str, Any] | None = None,
                  *, language: str = "de", voice: str = "", form_of_address: str = "Sie",
-                 endpoint_silence_ms: int = 600) -> Agent:
+                 endpoint_silence_ms: int = DEFAULT_TURN_TAKING.endpoint_silence_ms) -> Agent:
     """A new agent from ``template`` (its defaults filled in); AgentInvalid if incomplete."""
     from agents.templates import TEMPLATES
 

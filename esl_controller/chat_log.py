@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from models import Chat, ChatEvent, Recording, Turn, db, utcnow
+from models import Chat, ChatEvent, ChatStatus, Recording, Turn, db, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +37,39 @@ class ChatLog:
         def create() -> int:
             chat = Chat(call_uuid=self.call_uuid, called_number=called_number,
                         caller_number=caller_number, caller_name=caller_name,
-                        status="in_arbeit", started_at=utcnow())
+                        status=ChatStatus.IN_ARBEIT, started_at=utcnow())
             db.session.add(chat)
             db.session.flush()
             return chat.id
 
         self.chat_id = self._write(create)
         return self.chat_id
+
+    def started_with(self, window_name: str, agent_id: int, agent_name: str) -> None:
+        """The time window and its start agent, on the chat and its timeline."""
+        self.update(window_name=window_name, start_agent_id=agent_id, start_agent_name=agent_name,
+                    last_agent_id=agent_id, last_agent_name=agent_name)
+        self.note("window", window=window_name, agent=agent_name)
+
+    def close(self, *, end_reason: str, transferred_to: str, last_agent: Any = None) -> None:
+        """Status Neu, end time and outcome: written before anything else after the call, so
+        the chat never stays In Arbeit."""
+        if self.chat_id is None:
+            return
+        fields: dict[str, Any] = {"status": ChatStatus.NEU, "ended_at": utcnow(),
+                                  "end_reason": end_reason, "transferred_to": transferred_to}
+        if last_agent is not None:
+            fields.update(last_agent_id=last_agent.id, last_agent_name=last_agent.name)
+        self.update(**fields)
+
+    def add_summary(self, summary: Any, *, caller_name: bool) -> None:
+        """The call summary and tags (``agents.summary.CallSummary``); with ``caller_name`` also
+        the name the caller gave, where the line did not tell it."""
+        fields: dict[str, Any] = {"summary": summary.summary, "tags": summary.tags,
+                                  "summary_is_extract": summary.is_extract}
+        if caller_name and summary.caller_name:
+            fields["caller_name"] = summary.caller_name
+        self.update(**fields)
 
     def update(self, **fields: Any) -> None:
         def apply() -> None:
@@ -66,6 +92,16 @@ class ChatLog:
         seq = self._event_seq
         self._write(lambda: db.session.add(ChatEvent(
             chat_id=self.chat_id, seq=seq, kind=kind, data=data, at=utcnow())))
+
+    def note(self, kind: str, **data: Any) -> None:
+        """An event on the timeline, best effort: a failed write is logged, the call goes on
+        (before the chat exists there is nothing to note it on)."""
+        if self.chat_id is None:
+            return
+        try:
+            self.add_event(kind, **data)
+        except Exception:
+            log.exception("could not store %s event", kind)
 
     def add_recording(self, path: str, sample_rate: int, duration_s: float) -> None:
         self._write(lambda: db.session.add(Recording(

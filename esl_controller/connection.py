@@ -4,7 +4,8 @@ One reader greenlet owns the socket's read side and routes every frame by Conten
 ``command/reply`` and ``api/response`` resolve the FIFO of pending commands (FS answers strictly in
 order, one reply per command, ``api`` only with ``api/response``), events go to callbacks and a
 queue and complete ``execute`` waiters by ``Application-UUID``, disconnect notices end the call.
-Every wait is bounded; a malformed frame is logged with the call UUID and closes the connection.
+Every wait is bounded; a malformed frame is logged and closes the connection. Once the channel
+data arrived, the reader's log lines carry the call's UUID (``config.log_context.bind_call``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import gevent
 import gevent.event
 import gevent.lock
 import gevent.queue
+
+from config.log_context import bind_call
 
 from .protocol import (
     Api,
@@ -211,15 +214,16 @@ class EslConnection:
                 self._route(frame)
         except ConnectionClosed as exc:
             if exc.truncated:
-                log.error("call %s: connection closed mid-frame", self.uuid or "?")
+                log.error("connection closed mid-frame")
                 self.broken = True
             self._shutdown(str(exc))
         except ProtocolError as exc:
-            log.error("call %s: malformed ESL frame, closing: %s", self.uuid or "?", exc)
+            # the UUID in the text too: tests/test_esl_protocol.py reads it from the message
+            log.error("malformed ESL frame of call %s, closing: %s", self.uuid or "?", exc)
             self.broken = True
             self._shutdown(f"protocol error: {exc}")
         except Exception:
-            log.exception("call %s: ESL reader failed", self.uuid or "?")
+            log.exception("ESL reader failed")
             self.broken = True
             self._shutdown("reader failed")
 
@@ -236,7 +240,7 @@ class EslConnection:
         elif ctype == "text/rude-rejection":
             self._shutdown("rude rejection: " + frame.body.decode("utf-8", "replace").strip())
         else:
-            log.debug("call %s: ignoring frame of type %s", self.uuid, ctype)
+            log.debug("ignoring frame of type %s", ctype)
 
     def _pop_pending(self, ctype: str) -> _Pending:
         if not self._pending:
@@ -248,6 +252,8 @@ class EslConnection:
         raw_text = frame.headers.get("Reply-Text", "")
         if pending.kind == "connect":
             text = url_decode(raw_text).rstrip("\n")
+            # this reader greenlet logs for the call from now on (config.log_context)
+            bind_call(frame.headers.get("Unique-ID") or frame.headers.get("variable_uuid") or "")
         else:
             text = raw_text  # an api on a socket without 'full' gets -ERR command not found
         pending.result.set(Reply(text=text, headers=frame.headers, body=frame.body))
@@ -271,18 +277,18 @@ class EslConnection:
             try:
                 callback(event)
             except Exception:
-                log.exception("call %s: event callback failed on %s", self.uuid, event.name)
+                log.exception("event callback failed on %s", event.name)
         if self.events is None:
             return
         try:
             self.events.put_nowait(event)
         except gevent.queue.Full:
-            log.warning("call %s: event queue full, dropping %s", self.uuid, event.name)
+            log.warning("event queue full, dropping %s", event.name)
 
     def _on_disconnect_notice(self, frame: Frame) -> None:
         self.disconnected.set()
         if frame.headers.get("Content-Disposition") == "linger":
-            log.debug("call %s: channel down, socket lingering", self.uuid)
+            log.debug("channel down, socket lingering")
             self.hangup_notice.set()
             self._fail_waiters("channel hung up (linger notice)")
         else:
@@ -299,7 +305,7 @@ class EslConnection:
         if self.closed.is_set():
             return
         self.close_reason = reason
-        log.debug("call %s: ESL connection closing: %s", self.uuid, reason)
+        log.debug("ESL connection closing: %s", reason)
         self.disconnected.set()
         self.closed.set()
         self._fail_waiters(f"connection closed ({reason})")

@@ -6,7 +6,7 @@ delivers it to the outbound socket. Headers: ``DTMF-Digit`` (``#`` arrives URL-e
 parser decodes it), ``DTMF-Duration`` (samples), ``DTMF-Source`` (``RTP``, ``INBAND_AUDIO``,
 ``ENDPOINT``, ``APP``, ``UNKNOWN``).
 
-The session records each key on the chat timeline (event ``dtmf``) and logs it. Agents do not
+:func:`note_key` records each key on the chat timeline (event ``dtmf``) and logs it. Agents do not
 act on keys yet; how they should (a sketch, not built): an Operator-Bot target gets an optional
 ``digit`` ("Drücken Sie die 1 für Termine"): a key press picks that target like a matching
 keyword; ``0`` could ask for a person (the default target), ``*`` repeat the last reply.
@@ -16,9 +16,13 @@ turn logic (interrupting the agent, handover, transfer) applies.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
+from .chat_log import ChatLog
 from .protocol import Event
+
+log = logging.getLogger(__name__)
 
 DIGITS = frozenset("0123456789*#ABCD")
 
@@ -48,3 +52,14 @@ class KeyPress:
     def text(self) -> str:
         """How the receptionist reads it on the chat timeline."""
         return f"Taste {self.digit} gedrückt"
+
+
+def note_key(event: Event, rate: int, chat: ChatLog) -> None:
+    """A key the caller pressed: logged and on the chat's timeline."""
+    key = KeyPress.from_event(event, rate)
+    if key is None:
+        log.warning("DTMF event without a known digit: %r", event.get("DTMF-Digit"))
+        return
+    log.info("caller pressed %s (%d ms, %s)", key.digit, key.duration_ms, key.source or "?")
+    chat.note("dtmf", digit=key.digit, text=key.text, source=key.source,
+              duration_ms=key.duration_ms)

@@ -4,13 +4,18 @@ starts and ends.
 ``Endpointer.feed`` takes one frame and returns events:
 
 - :class:`SpeechStarted` once ``min_speech_ms`` of mostly voiced audio arrived that also has a
-  pitch (vowels are periodic; breaths, clicks and noise bursts are not). The call path uses it
-  for barge-in: it comes ``min_speech_ms`` (+ a frame or two) after the first voiced frame.
+  pitch (vowels are periodic; breaths, clicks and noise bursts are not). It comes
+  ``min_speech_ms`` (+ a frame or two) after the first voiced frame. The call path turns it into
+  a barge-in when the agent is talking (``esl_controller/call_audio.py``, ``CallerEar``).
 - :class:`UtteranceEnded` after ``silence_ms`` without speech. It carries the utterance from
   ``pre_roll_ms`` before the onset up to ~100 ms after the last speech. A turn longer than
   ``max_utterance_s`` is delivered in pieces (``cut=True``), so memory stays bounded.
 
 Events always alternate: SpeechStarted, UtteranceEnded, SpeechStarted, ...
+:meth:`Endpointer.end_utterance` ends a running turn from outside (the caller's audio stopped).
+
+The options (silence, minimum speech) are the agent's ``config.turn_taking.TurnTaking``; their
+one default is ``DEFAULT_TURN_TAKING``.
 
 Two checks on top of webrtcvad, both learnt from its failures on phone audio:
 
@@ -37,6 +42,8 @@ from operator import mul
 
 import numpy as np
 import webrtcvad
+
+from config.turn_taking import DEFAULT_TURN_TAKING
 
 from .audio import FRAME_MS, frame_bytes
 from .engines import Audio
@@ -76,26 +83,26 @@ class Endpointer:
     One instance per call and direction; not thread-safe (one greenlet feeds it).
     """
 
-    def __init__(self, sample_rate: int = 8000, *, silence_ms: int = 600, min_speech_ms: int = 120,
+    def __init__(self, sample_rate: int = 8000, *,
+                 silence_ms: int = DEFAULT_TURN_TAKING.endpoint_silence_ms,
+                 min_speech_ms: int = DEFAULT_TURN_TAKING.min_speech_ms,
                  aggressiveness: int = 2, pre_roll_ms: int = 200, max_utterance_s: float = 30.0):
         if sample_rate not in VAD_RATES:
             raise ValueError(f"webrtcvad supports {VAD_RATES} Hz, not {sample_rate}")
         if not 0 <= aggressiveness <= 3:
             raise ValueError(f"aggressiveness must be 0..3, got {aggressiveness}")
-        if min_speech_ms < FRAME_MS or pre_roll_ms < 0 or max_utterance_s * 1000 < 10 * FRAME_MS:
-            raise ValueError("min_speech_ms >= 20, pre_roll_ms >= 0, max_utterance_s >= 0.2 needed")
+        if pre_roll_ms < 0 or max_utterance_s * 1000 < 10 * FRAME_MS:
+            raise ValueError("pre_roll_ms >= 0, max_utterance_s >= 0.2 needed")
         self.sample_rate = sample_rate
-        self.min_speech_ms = min_speech_ms
         self.aggressiveness = aggressiveness
         self.pre_roll_ms = pre_roll_ms
         self.max_utterance_s = max_utterance_s
         self.silence_ms = silence_ms  # property: validates and sets the frame count
         self._frame_size = frame_bytes(sample_rate)
         self._vad = webrtcvad.Vad(aggressiveness)
-        self._min_frames = math.ceil(min_speech_ms / FRAME_MS)
-        # "Mostly voiced": min_frames voiced among a window a third longer (6 of 8 at 120 ms).
-        self._window = self._min_frames + max(1, self._min_frames // 3)
         self._pre_roll_frames = pre_roll_ms // FRAME_MS
+        self._in_speech = False
+        self.min_speech_ms = min_speech_ms  # property: sets the onset window
         self._tail_frames = TAIL_MS // FRAME_MS
         self._pitch = _PitchDetector(sample_rate)
         # Energy from every n-th sample (40 per frame): a level estimate, ~2 µs in pure Python.
@@ -123,6 +130,22 @@ class Endpointer:
         self._silence_frames = math.ceil(value / FRAME_MS)
 
     @property
+    def min_speech_ms(self) -> int:
+        """Voiced audio that starts a turn; may be changed between turns (per agent)."""
+        return self._min_speech_ms
+
+    @min_speech_ms.setter
+    def min_speech_ms(self, value: int) -> None:
+        if value < FRAME_MS:
+            raise ValueError(f"min_speech_ms must be at least {FRAME_MS}, got {value}")
+        self._min_speech_ms = value
+        self._min_frames = math.ceil(value / FRAME_MS)
+        # "Mostly voiced": min_frames voiced among a window a third longer (6 of 8 at 120 ms).
+        self._window = self._min_frames + max(1, self._min_frames // 3)
+        if not self._in_speech:  # a running turn keeps its frames; the onset history restarts
+            self._reset_onset()
+
+    @property
     def in_speech(self) -> bool:
         """True between SpeechStarted and the matching UtteranceEnded."""
         return self._in_speech
@@ -138,11 +161,7 @@ class Endpointer:
         The stream clock keeps running; webrtcvad and the noise floor keep what they learnt.
         """
         self._in_speech = False
-        # idle: recent frames (for the pre-roll) and the voiced flags of the onset window
-        self._recent: deque[bytes] = deque(maxlen=self._pre_roll_frames + self._window)
-        self._flags: deque[int] = deque(maxlen=self._window)  # 0, _VAD or _VAD | _LOUD
-        self._periodic: deque[bool | None] = deque(maxlen=self._window)  # None: not checked
-        self._voiced_in_window = 0
+        self._reset_onset()
         # in speech
         self._utt: list[bytes] = []
         self._started_ms = 0
@@ -150,6 +169,23 @@ class Endpointer:
         self._last_voiced_end_ms = 0
         self._silence_run = 0
         self._prev_voiced = 0  # voiced flags of the two previous frames, as bits
+
+    def _reset_onset(self) -> None:
+        # idle: recent frames (for the pre-roll) and the voiced flags of the onset window
+        self._recent: deque[bytes] = deque(maxlen=self._pre_roll_frames + self._window)
+        self._flags: deque[int] = deque(maxlen=self._window)  # 0, _VAD or _VAD | _LOUD
+        self._periodic: deque[bool | None] = deque(maxlen=self._window)  # None: not checked
+        self._voiced_in_window = 0
+
+    def end_utterance(self) -> UtteranceEnded | None:
+        """End a running turn now, with what was heard (the caller's audio stopped arriving
+        mid-speech); None when no turn is running."""
+        if not self._in_speech:
+            return None
+        if self._last_voiced_pos < 0:  # just cut at max_utterance_s: nothing voiced since
+            self.reset()
+            return None
+        return self._end(self._index - 1, cut=True)
 
     # -------------------------------------------------------------------------------- hot path
 

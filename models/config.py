@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from config.turn_taking import DEFAULT_TURN_TAKING
+
 from .db import db
 
 WINDOW_KINDS = ("immer", "weekly", "date")
@@ -76,7 +78,8 @@ class Agent(db.Model):
     language: Mapped[str] = mapped_column(String(8), default="de")
     voice: Mapped[str] = mapped_column(String(100), default="")
     form_of_address: Mapped[str] = mapped_column(String(8), default="Sie")  # Sie | Du
-    endpoint_silence_ms: Mapped[int] = mapped_column(default=600)
+    endpoint_silence_ms: Mapped[int] = mapped_column(
+        default=DEFAULT_TURN_TAKING.endpoint_silence_ms)  # the other turn-taking options: defaults
     created_at: Mapped[dt.datetime] = mapped_column(default=lambda: dt.datetime.now(dt.UTC))
     windows: Mapped[list[TimeWindow]] = relationship(
         back_populates="agent", cascade="all, delete-orphan"
