@@ -13,6 +13,7 @@ from esl_controller.testing import (
     WaitForAgentSilence,
 )
 from media.testing import ScriptedLLM, ScriptedSTT
+from models import ChatStatus
 
 
 def _answer_setup(fs: RawFreeSwitch) -> None:
@@ -81,7 +82,7 @@ def test_malformed_frame_mid_call_ends_the_chat_cleanly(lab, bad):
         while len(lab.node.services.live):
             gevent.sleep(0.05)
     chat = lab.chat(fs.uuid)
-    assert chat.status == "neu" and chat.ended
+    assert chat.status == ChatStatus.NEU and chat.ended
     assert chat.start_agent == "Empfang"
     if bad == "garbage":
         assert chat.end_reason == "error"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from esl_controller.testing import HangUp, Pause, SendDtmf, WaitForAgentAudio
 from media.testing import ScriptedLLM, ScriptedSTT
+from models import ChatStatus
 
 
 def test_pressed_keys_are_on_the_chat_timeline(call_lab):
@@ -18,4 +19,4 @@ def test_pressed_keys_are_on_the_chat_timeline(call_lab):
     keys = [data for kind, data in chat.events if kind == "dtmf"]
     assert [k["text"] for k in keys] == ["Taste 1 gedrückt", "Taste # gedrückt"]
     assert keys[0]["source"] == "RTP"
-    assert chat.ended and chat.status == "neu"  # a key press does not disturb the call
+    assert chat.ended and chat.status == ChatStatus.NEU  # a key press does not disturb the call

@@ -8,6 +8,7 @@ import pytest
 from esl_controller.testing import Say, WaitForAgentAudio, WaitForAgentSilence
 from media.engines import EngineError
 from media.testing import ScriptedLLM, ScriptedSTT, ToneTTS
+from models import ChatStatus
 
 FALLBACK_TRANSFER = ("transfer", "voicegate_fallback XML voicegate")
 
@@ -27,7 +28,7 @@ def test_unconfigured_number_goes_to_the_fallback(call_lab):
     assert FALLBACK_TRANSFER in record.executed
     assert not any(app == "answer" for app, _ in record.executed)  # the fallback answers
     chat = call_lab.chat(standin.uuid)
-    assert chat.end_reason == "fallback" and chat.status == "neu"
+    assert chat.end_reason == "fallback" and chat.status == ChatStatus.NEU
     assert "4940111111" in _fallback_reason(chat)
 
 
@@ -86,7 +87,7 @@ def test_engine_fault_mid_call_ends_in_the_fallback_and_keeps_the_chat(call_lab,
 
     assert FALLBACK_TRANSFER in record.executed
     chat = call_lab.chat(standin.uuid)
-    assert chat.end_reason == "fallback" and chat.status == "neu"
+    assert chat.end_reason == "fallback" and chat.status == ChatStatus.NEU
     assert chat.transcript[0] == ("agent", "Praxis Test, guten Tag!")
     if broken == "tts-raises":  # what the caller said before the fault is kept
         assert ("caller", caller_text) in chat.transcript
@@ -104,3 +105,16 @@ def test_llm_failure_keeps_the_operator_routing_in_keyword_mode(call_lab):
                           WaitForAgentSilence(silence_s=3.0)], timeout_s=30)
     assert ("transfer", "4930777777 XML voicegate_transfer") in record.executed
     assert call_lab.chat(standin.uuid).end_reason == "transfer"
+
+
+def test_a_call_longer_than_max_call_seconds_goes_to_the_fallback(call_lab):
+    call_lab.stt, call_lab.llm = ScriptedSTT(), ScriptedLLM()
+    call_lab.settings_overrides = {"max_call_seconds": 2}
+    call_lab.start().seed_practice()
+    standin = call_lab.standin()
+    record = standin.run([WaitForAgentAudio(timeout_s=10),
+                          WaitForAgentSilence(silence_s=4.0, timeout_s=10)], timeout_s=20)
+    assert FALLBACK_TRANSFER in record.executed
+    chat = call_lab.chat(standin.uuid)
+    assert chat.end_reason == "fallback" and chat.ended
+    assert "2 s" in _fallback_reason(chat)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from esl_controller.testing import Say, WaitForAgentAudio, WaitForAgentSilence
 from media.testing import ScriptedLLM, ScriptedSTT
+from models import ChatStatus
 
 
 def test_handover_to_another_agent_carries_the_context_and_b_speaks_next(call_lab):
@@ -42,4 +43,4 @@ def test_handover_to_another_agent_carries_the_context_and_b_speaks_next(call_la
     assert record.transferred_to is not None and "4930555555" in record.transferred_to
     assert ("transfer", "4930555555 XML voicegate_transfer") in record.executed
     assert chat.end_reason == "transfer" and chat.transferred_to == "4930555555"
-    assert chat.status == "neu"
+    assert chat.status == ChatStatus.NEU

@@ -11,6 +11,7 @@ import pytest
 
 from esl_controller.testing import HangUp, Pause, Say, WaitForAgentAudio, WaitForAgentSilence
 from media.testing import ScriptedLLM, ScriptedSTT, ToneTTS
+from models import ChatStatus
 
 LONG_REPLY = ("Wir haben Montag bis Freitag von acht bis zwölf und von vierzehn bis achtzehn Uhr "
               "geöffnet. Am Mittwochnachmittag ist die Praxis geschlossen. Samstags gibt es "
@@ -75,7 +76,7 @@ def test_caller_hangs_up(call_lab, moment):
     chat = call_lab.chat(standin.uuid)
     if moment == "before-anything" and chat is None:
         return  # hung up before the controller learned anything: nothing to keep
-    assert chat.status == "neu" and chat.ended
+    assert chat.status == ChatStatus.NEU and chat.ended
     assert chat.end_reason == "caller_hangup"
     if moment != "before-anything":
         assert chat.turns[0][:3] == ("agent", "Empfang", "Praxis Test, guten Tag!")

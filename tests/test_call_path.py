@@ -7,6 +7,7 @@ import gevent
 
 from esl_controller.testing import Say, WaitForAgentAudio, WaitForAgentSilence
 from media.testing import ScriptedLLM, ScriptedSTT
+from models import ChatStatus
 from tests.call_lab import NUMBER, agent_stretches
 
 
@@ -45,9 +46,9 @@ def test_caller_is_greeted_answered_and_the_agent_hangs_up(call_lab):
     assert record.unicast is not None and record.unicast["remote_ip"] == "127.0.0.1"
     # the caller heard the greeting and both replies: three stretches of agent audio
     assert len(agent_stretches(record)) == 3
-    assert "in_arbeit" in statuses
+    assert ChatStatus.IN_ARBEIT in statuses
     chat = call_lab.chat(standin.uuid)
-    assert chat.status == "neu" and chat.ended and chat.answered
+    assert chat.status == ChatStatus.NEU and chat.ended and chat.answered
     assert (chat.called_number, chat.caller_number) == (NUMBER, "491701234567")
     assert (chat.start_agent, chat.last_agent) == ("Empfang", "Empfang")
     assert chat.end_reason == "agent_hangup"

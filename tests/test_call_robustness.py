@@ -17,6 +17,7 @@ from esl_controller.testing import Pause, Say, WaitForAgentAudio, WaitForAgentSi
 from media import recording
 from media.audio import resample
 from media.testing import ScriptedLLM, ScriptedSTT
+from models import ChatStatus
 from tests.speech import concat, german_speech, pause
 
 ANNOUNCEMENT = ("Einen kleinen Moment bitte, ich verbinde Sie jetzt mit unserer Buchhaltung, "
@@ -94,7 +95,7 @@ def test_a_failing_recording_still_ends_the_chat_and_frees_the_port(call_lab, mo
                  Say(text="Nein danke, tschüss."), WaitForAgentSilence(silence_s=2.0)],
                 timeout_s=30)
     chat = call_lab.chat(standin.uuid)
-    assert chat.status == "neu" and chat.ended and chat.end_reason == "agent_hangup"
+    assert chat.status == ChatStatus.NEU and chat.ended and chat.end_reason == "agent_hangup"
     assert not call_lab.node.services.ports._in_use
     deadline = time.monotonic() + 2
     while len(call_lab.node.services.live) and time.monotonic() < deadline:

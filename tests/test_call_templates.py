@@ -13,7 +13,7 @@ from agents.manage import create_agent
 from esl_controller.testing import HangUp, Say, WaitForAgentAudio, WaitForAgentSilence
 from media.llm.ollama import OllamaLLM
 from media.testing import ScriptedSTT
-from models import Agent, PhoneNumber, TimeWindow, db
+from models import Agent, ChatStatus, PhoneNumber, TimeWindow, db
 from tests.call_lab import CallLab
 from tests.ollama_server import DEFAULT_MODEL, OllamaServer
 
@@ -94,7 +94,7 @@ def test_template_runs_a_whole_call(call_lab, template, mode):
         if server is not None:
             server.__exit__(None, None, None)
 
-    assert chat.start_agent == agent and chat.status == "neu", chat
+    assert chat.start_agent == agent and chat.status == ChatStatus.NEU, chat
     caller_lines = [text for role, text in chat.transcript if role == "caller"]
     assert caller_lines == says
     agent_text = " ".join(text for role, text in chat.transcript if role == "agent")
