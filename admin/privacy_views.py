@@ -24,13 +24,12 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from models import Chat, ChatStatus, CustomerSettings, Recording, caller_spellings, db
-from models.timewindows import normalize_number
+from models.phone import dialable, normalize_number
 from privacy.deletion import erase_caller
 from privacy.export import export_caller
 
 from .audit import secret
 from .auth import admin_required
-from .phone_display import dialable
 
 bp = Blueprint("privacy", __name__, url_prefix="/datenschutz")
 
@@ -97,7 +96,7 @@ def index() -> Any:
     raw = (request.args.get("nummer") or "").strip()[:60]
     data, error = _lookup(raw)
     return render_template("privacy/index.html", raw=raw, data=data, error=error,
-                           retention=_retention(), dialable=dialable), 400 if error else 200
+                           retention=_retention()), 400 if error else 200
 
 
 @bp.post("/export")
@@ -127,7 +126,7 @@ def confirm_erase() -> Any:
     if data is None:
         flash(error or "Bitte eine Anrufernummer eingeben.", "error")
         return redirect(url_for("privacy.index"))
-    return render_template("privacy/confirm_erase.html", raw=raw, data=data, dialable=dialable)
+    return render_template("privacy/confirm_erase.html", raw=raw, data=data)
 
 
 @bp.post("/loeschen")

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import requests
 from flask import Flask
 
+from models import german
 from sync_contract.config_schema import ConfigError, DesiredConfig, validate_payload
 from sync_contract.health_schema import SyncGap
 from sync_contract.pki import csr_pem, key_pem, load_cert, make_csr, new_key
@@ -241,7 +242,7 @@ class NodeSync:
         not_after = load_node_cert(self.paths).not_valid_after_utc
         if self._now() >= not_after:
             raise SyncError(
-                f"Knotenzertifikat ist am {not_after:%d.%m.%Y} abgelaufen; Knoten mit einem "
+                f"Knotenzertifikat ist am {german.date(not_after)} abgelaufen; Knoten mit einem "
                 "neuen Token neu registrieren (voicegate master enroll)"
             )
 
@@ -351,7 +352,8 @@ class NodeSync:
         if state.gap_since is not None:
             since = dt.datetime.fromisoformat(state.gap_since)
             log.warning("Master wieder erreichbar nach einer Lücke von %s (%d Fehlversuche); "
-                        "Lücke gemeldet", _duration_text(now - since), state.consecutive_failures)
+                        "Lücke gemeldet", german.duration((now - since).total_seconds()),
+                        state.consecutive_failures)
         state.last_success_at = utc_iso(now)
         state.consecutive_failures = 0
         state.gap_since = None
@@ -387,23 +389,10 @@ def schedule_sync(
 # -- status for the admin's system page --------------------------------------------------------
 
 
-def _duration_text(delta: dt.timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 1:
-        return f"{int(delta.total_seconds())} s"
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    parts = [f"{days} Tg."] if days else []
-    if hours:
-        parts.append(f"{hours} Std.")
-    parts.append(f"{minutes} Min.")
-    return " ".join(parts)
-
-
 def _local_text(moment: dt.datetime | None) -> str:
     if moment is None:
         return "noch nie"
-    return moment.astimezone(DISPLAY_TZ).strftime("%d.%m.%Y %H:%M:%S")
+    return german.date_time(german.local(moment, DISPLAY_TZ), seconds=True)
 
 
 def last_sync_status(data_dir: Path, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -438,7 +427,7 @@ def last_sync_status(data_dir: Path, now: dt.datetime | None = None) -> dict[str
         if state.last_error_at else "",
         "consecutive_failures": state.consecutive_failures,
         "gap_since": gap_since,
-        "gap_text": f"Seit {_duration_text(now - gap_since)} keine Verbindung "
+        "gap_text": f"Seit {german.duration((now - gap_since).total_seconds())} keine Verbindung "
                     f"({state.consecutive_failures} Fehlversuche)" if gap_since else "",
         "next_attempt_text": _local_text(next_attempt) if next_attempt else "",
         "applied_config_version": state.applied_config_version,

@@ -42,11 +42,12 @@ from models import (
     caller_ref,
     caller_spellings,
     db,
+    german,
     masked_number,
     utcnow,
 )
 from models.config import DEFAULT_AUDIT_RETENTION_DAYS
-from models.timewindows import normalize_number
+from models.phone import normalize_number
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ class PurgeReport:
                            ("Aufnahmen", self.cutoffs.recordings),
                            ("Protokoll", self.cutoffs.audit)):
             out.append(f"{label}: " + ("unbegrenzt aufbewahrt" if cut is None
-                                       else f"älter als {cut:%d.%m.%Y %H:%M} UTC"))
+                                       else f"älter als {german.date(cut)} {german.time(cut)} UTC"))
         if not self.scrubbed:
             out.append("WARNUNG: Die Datenbankdatei konnte nicht bereinigt werden (belegt); "
                        "der nächste Lauf versucht es erneut.")

@@ -17,9 +17,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from models import CHAT_STATUSES, END_REASONS, Chat, add_audit, caller_ref, caller_spellings, db
-from models import masked_number as _masked
-from models.timewindows import normalize_number
+from models import END_REASONS, Chat, ChatStatus, add_audit, caller_ref, caller_spellings, db
+from models.phone import dialable, masked_number, normalize_number
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ def _chat_json(chat: Chat, recordings_dir: Path, zf: zipfile.ZipFile,
         "anrufernummer": chat.caller_number, "anrufername": chat.caller_name,
         "angerufene_nummer": chat.called_number, "zeitfenster": chat.window_name,
         "start_agent": chat.start_agent_name, "letzter_agent": chat.last_agent_name,
-        "status": CHAT_STATUSES.get(chat.status, chat.status),
+        "status": ChatStatus.label_of(chat.status),
         "beginn": _iso(chat.started_at), "angenommen": _iso(chat.answered_at),
         "ende": _iso(chat.ended_at),
         "ende_durch": END_REASONS.get(chat.end_reason, chat.end_reason),
@@ -96,7 +95,7 @@ def export_caller(app: Flask, recordings_dir: Path, number: str, out: Path | IO[
             with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
                 data = {
                     "erstellt": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                    "anrufernummer": f"+{report.number}",
+                    "anrufernummer": dialable(report.number),
                     "schreibweisen": spellings,
                     "chats": [_chat_json(c, recordings_dir, zf, report) for c in chats],
                     "fehlende_aufnahmen": report.missing,
@@ -104,7 +103,7 @@ def export_caller(app: Flask, recordings_dir: Path, number: str, out: Path | IO[
                 zf.writestr("daten.json", json.dumps(data, ensure_ascii=False, indent=2))
                 zf.writestr("LIESMICH.txt", _readme(report))
             add_audit(db.session, "data.export", actor=actor, user_id=user_id,
-                      target=f"Anrufer {_masked(report.number)}",
+                      target=f"Anrufer {masked_number(report.number)}",
                       target_ref=caller_ref(secret, report.number), chats=report.chats,
                       recordings=report.recordings, missing=len(report.missing))
             db.session.commit()
@@ -119,7 +118,7 @@ def _readme(report: ExportReport) -> str:
     lines = [
         "Auskunft nach Art. 15 DSGVO – KI-Voicegate",
         "",
-        f"Anrufernummer: +{report.number}",
+        f"Anrufernummer: {dialable(report.number)}",
         f"Chats: {report.chats}, Aufnahmen: {report.recordings}",
         "",
         "daten.json enthält jeden gespeicherten Chat dieser Nummer mit Gesprächsverlauf,",

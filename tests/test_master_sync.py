@@ -288,7 +288,7 @@ def test_master_down_mid_run_node_keeps_config_backs_off_and_reports_the_gap(
     assert "Master nicht erreichbar" in caplog.text
     status = last_sync_status(node_dir, now=dt.datetime.fromtimestamp(now[0], dt.UTC))
     assert status["status"] == "gestoert" and status["consecutive_failures"] == len(attempts)
-    assert "keine Verbindung" in status["gap_text"]
+    assert "Std." in status["gap_text"] and "keine Verbindung" in status["gap_text"]
     assert node_numbers(node_db) == ["4930123456"], "node keeps its last configuration"
 
     master.port = port

@@ -69,6 +69,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from models.phone import dialable
     from privacy.export import export_caller
 
     settings, app = _open(args)
@@ -81,10 +82,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         out.unlink(missing_ok=True)
         return 2
     if not report.found:
-        print(f"Für +{report.number} sind keine Daten gespeichert "
+        print(f"Für {dialable(report.number)} sind keine Daten gespeichert "
               f"(leere Auskunft in {out}).")
         return 0
-    print(f"{report.chats} Chats und {report.recordings} Aufnahmen von +{report.number} "
+    print(f"{report.chats} Chats und {report.recordings} Aufnahmen von {dialable(report.number)} "
           f"exportiert nach {out}.")
     for path in report.missing:
         print(f"Aufnahme fehlt auf dem Datenträger: {path}", file=sys.stderr)
@@ -92,6 +93,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
+    from models.phone import dialable
     from privacy.deletion import erase_caller
 
     settings, app = _open(args)
@@ -101,10 +103,10 @@ def cmd_erase(args: argparse.Namespace) -> int:
         print(f"Fehler: „{args.caller}“ ist keine Telefonnummer.", file=sys.stderr)
         return 2
     if not report.found:
-        print(f"Für +{report.number} sind keine Daten gespeichert – nichts gelöscht.")
+        print(f"Für {dialable(report.number)} sind keine Daten gespeichert – nichts gelöscht.")
         return 0
     c = report.counts
-    print(f"Gelöscht für +{report.number}: {c.chats} Chats, {c.turns} Gesprächsbeiträge, "
+    print(f"Gelöscht für {dialable(report.number)}: {c.chats} Chats, {c.turns} Gesprächsbeiträge, "
           f"{c.events} Ereignisse, {c.recordings} Aufnahmen ({c.files} Dateien).")
     if report.running:
         print(f"{report.running} Anruf(e) dieser Nummer laufen gerade und wurden nicht "
