@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import privacy.deletion as deletion  # noqa: E402
-from models import CustomerSettings, create_db_app, db, upgrade_schema, utcnow  # noqa: E402
+from models import ChatStatus, CustomerSettings, create_db_app, db, upgrade_schema, utcnow  # noqa: E402
 from privacy.deletion import erase_caller, purge_expired, recordings_folder_size  # noqa: E402
 
 SCRUBS: list[float] = []  # seconds of each scrub_database() call
@@ -98,8 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     with sqlite3.connect(db_path) as conn:
         chats = conn.execute("SELECT count(*) FROM chat").fetchone()[0]
         recs = conn.execute("SELECT count(*) FROM recording").fetchone()[0]
-        caller = conn.execute("SELECT caller_number, count(*) c FROM chat WHERE status != "
-                              "'in_arbeit' GROUP BY caller_number ORDER BY c DESC").fetchone()
+        caller = conn.execute("SELECT caller_number, count(*) c FROM chat WHERE status != ? "
+                              "GROUP BY caller_number ORDER BY c DESC",
+                              (ChatStatus.IN_ARBEIT.value,)).fetchone()
     print(f"database: {chats} chats, {recs} recordings, {_mb(_db_size(db_path))}; "
           f"recordings folder {_mb(recordings_folder_size(recordings))}")
     try:

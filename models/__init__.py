@@ -3,7 +3,7 @@ phone-number rule (``models.phone``).
 
 Imports nothing else of ours."""
 
-from .chats import CHAT_STATUSES, END_REASONS, Chat, ChatEvent, ChatStatus, Recording, Turn, utcnow
+from .chats import END_REASONS, Chat, ChatEvent, ChatStatus, Recording, Turn, utcnow
 from .config import (
     WINDOW_CATEGORIES,
     WINDOW_KINDS,
@@ -29,7 +29,7 @@ from .privacy import (
 )
 
 __all__ = [
-    "AUDIT_ACTIONS", "CHAT_STATUSES", "END_REASONS", "WINDOW_CATEGORIES", "WINDOW_KINDS",
+    "AUDIT_ACTIONS", "END_REASONS", "WINDOW_CATEGORIES", "WINDOW_KINDS",
     "Agent", "AuditEntry", "Base", "Chat", "ChatEvent", "ChatStatus",
     "CustomerSettings", "KnowledgeChunk",
     "KnowledgeDocument", "PendingFileDeletion", "PhoneNumber", "Recording", "RecordingPolicy",

@@ -43,9 +43,6 @@ class ChatStatus(StrEnum):
 _STATUS_LABELS = {ChatStatus.IN_ARBEIT: "In Arbeit", ChatStatus.NEU: "Neu",
                   ChatStatus.ERLEDIGT: "Erledigt"}
 
-# Stored value -> German label shown in the admin.
-CHAT_STATUSES = {status.value: status.label for status in ChatStatus}
-
 # How a call ended (Chat.end_reason).
 END_REASONS = {
     "agent_hangup": "Vom Agenten beendet",

@@ -13,7 +13,7 @@ import pytest
 
 from master import registry
 from master.testing import RunningMaster, start_master
-from models import Agent, Chat, ChatEvent, PhoneNumber, Recording, TimeWindow, Turn, db
+from models import Agent, Chat, ChatEvent, ChatStatus, PhoneNumber, Recording, TimeWindow, Turn, db
 from node_sync.client import NodeSync, enroll
 from tests.master_support import make_node_db
 
@@ -55,7 +55,8 @@ def write_conversations(node_db, markers: dict[str, str]) -> None:  # type: igno
                 call_uuid=str(uuid.uuid4()), called_number="4930555000",
                 caller_number=markers["caller_number"], caller_name=markers["caller_name"],
                 start_agent_id=agent.id, start_agent_name="Empfang", last_agent_name="Empfang",
-                status="in_arbeit" if index == 2 else "neu", end_reason=end_reason,
+                status=ChatStatus.IN_ARBEIT if index == 2 else ChatStatus.NEU,
+                end_reason=end_reason,
                 summary=markers["summary"], tags=["Rueckruf"],
                 followup_note=markers["followup"],
             )

@@ -18,7 +18,7 @@ import pytest
 
 from esl_controller.testing import Say, WaitForAgentAudio, WaitForAgentSilence
 from media.testing import ScriptedLLM, ScriptedSTT
-from models import Chat, CustomerSettings, PendingFileDeletion, Recording, db
+from models import Chat, ChatStatus, CustomerSettings, PendingFileDeletion, Recording, db
 from privacy.deletion import purge_expired
 from tests.admin_support import make_app, template_db  # noqa: F401 (fixture)
 from tests.privacy_support import add_chat, integrity
@@ -67,7 +67,7 @@ def web(template_db, tmp_path):  # noqa: F811
     for index in range(CHATS):
         add_chat(web, caller_number=f"4917000{index:05d}", started_at=OLD + dt.timedelta(
             minutes=index), marker=f"Marke{index}", name=f"Anrufer {index}")
-    add_chat(web, caller_number="491709999999", started_at=OLD, status="in_arbeit",
+    add_chat(web, caller_number="491709999999", started_at=OLD, status=ChatStatus.IN_ARBEIT,
              name="Läuft noch")
     with web.app_context():
         CustomerSettings.get().chat_retention_days = 30
@@ -151,6 +151,6 @@ def test_a_purge_while_a_call_runs_leaves_that_call_alone(call_lab):
     record = call.get()
     assert record.answered and record.hangup_by == "controller", record.errors
     chat = call_lab.chat(standin.uuid)
-    assert chat.status == "neu" and len(chat.recordings) == 1
+    assert chat.status == ChatStatus.NEU and len(chat.recordings) == 1
     assert (call_lab.node.settings.recordings_dir / chat.recordings[0]).stat().st_size > 44
     assert os.path.exists(call_lab.node.settings.recordings_dir / chat.recordings[0])

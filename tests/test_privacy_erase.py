@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from models import AuditEntry, Chat, db
+from models import AuditEntry, Chat, ChatStatus, db
 from privacy.deletion import erase_caller
 from tests.admin_support import DB_NAME, make_app, template_db  # noqa: F401 (fixture)
 from tests.privacy_support import (
@@ -104,7 +104,7 @@ def test_erase_keeps_working_while_another_connection_reads(web):
 def test_a_running_call_of_the_caller_is_not_erased_and_the_report_says_so(web):
     add_chat(web, caller_number="491709876543", started_at=STARTED, marker=MARKER)
     add_chat(web, caller_number="01709876543", started_at=STARTED + dt.timedelta(hours=1),
-             status="in_arbeit", marker="Laeuft", name="Im Gespräch")
+             status=ChatStatus.IN_ARBEIT, marker="Laeuft", name="Im Gespräch")
     report = erase_caller(web, Path(web.config["RECORDINGS_DIR"]), "+49 170 9876543",
                           actor="chef", secret="s")
     assert report.counts.chats == 1 and report.running == 1

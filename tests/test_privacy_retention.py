@@ -10,7 +10,17 @@ from pathlib import Path
 import gevent
 import pytest
 
-from models import AuditEntry, Chat, ChatEvent, CustomerSettings, Recording, Turn, add_audit, db
+from models import (
+    AuditEntry,
+    Chat,
+    ChatEvent,
+    ChatStatus,
+    CustomerSettings,
+    Recording,
+    Turn,
+    add_audit,
+    db,
+)
 from privacy.deletion import purge_expired
 from tests.admin_support import make_app, template_db  # noqa: F401 (fixture)
 from tests.privacy_support import add_chat, fts_matches, integrity
@@ -56,8 +66,8 @@ def seeded(web):
     """Four chats: old and done, old but still running, recent, and middle-aged."""
     add_chat(web, caller_number="491700000001", started_at=_days_ago(200), marker="Altmarker",
              name="Alt")
-    add_chat(web, caller_number="491700000002", started_at=_days_ago(200), status="in_arbeit",
-             marker="Laufmarker", name="Läuft")
+    add_chat(web, caller_number="491700000002", started_at=_days_ago(200),
+             status=ChatStatus.IN_ARBEIT, marker="Laufmarker", name="Läuft")
     add_chat(web, caller_number="491700000003", started_at=_days_ago(2), marker="Neumarker",
              name="Neu")
     add_chat(web, caller_number="491700000004", started_at=_days_ago(60), marker="Mittelmarker",
