@@ -37,6 +37,10 @@ def clean_fallback_number(raw: str) -> str:
     Empty stays empty (then the fallback bridge fails at once and the caller reaches the
     voicemail). Anything else that is not 2–20 digits (with an optional leading "+") raises
     ``ValueError``: this string ends up inside a dial string, so "|" or "," must never pass.
+
+    Not ``models.phone``: freeswitch_conf sits on the models layer and may import only
+    ``config`` (tests/test_layers.py). The admin already stores the number through
+    ``models.phone.dial_form``; this is the last guard before FreeSWITCH reads it.
     """
     number = _NUMBER_SEPARATORS.sub("", raw.strip())
     if number and not _NUMBER.fullmatch(number):

@@ -131,6 +131,11 @@ def validate_config(raw: Any) -> DesiredConfig:
 
 
 def validate_number(number: Any, label: Any = "") -> RoutedNumberSpec:
+    """A routed number as the master stores and sends it: digits, optional leading "+".
+
+    Its own rule, not ``models.phone``: sync_contract sits on the models layer and may import
+    only ``config`` (tests/test_layers.py). The node matches what arrives to its own spellings
+    by ``models.phone.normalize_number`` (``node_sync.apply``)."""
     if not isinstance(number, str) or not NUMBER_RE.match(number):
         raise ConfigError("Rufnummer: nur Ziffern (optional mit führendem +), 3 bis 20 Stellen")
     if not isinstance(label, str) or len(label) > 200:
