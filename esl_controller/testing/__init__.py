@@ -1,5 +1,5 @@
 """Test doubles that speak FreeSWITCH's real wire protocols: the stand-in for one call and a
-raw peer for bad-input tests."""
+raw peer for bad-input tests. The dialog without sockets (turn loop + speaker): ``turns.py``."""
 
 from .raw import RawFreeSwitch
 from .script import (
