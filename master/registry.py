@@ -17,6 +17,7 @@ from argon2.exceptions import VerificationError
 from cryptography import x509
 from sqlalchemy import delete, select, update
 
+from models.phone import normalize_number
 from sync_contract.config_schema import validate_config, validate_number
 from sync_contract.health_schema import HealthReportData
 from sync_contract.pki import cert_pem, load_cert, load_csr
@@ -216,7 +217,7 @@ def set_config(node: Node, raw: object) -> None:
 
 def add_number(node: Node, number: str, label: str = "") -> RoutedNumber:
     spec = validate_number(number, label)
-    existing = mdb.session.scalar(select(RoutedNumber).where(RoutedNumber.number == spec.number))
+    existing = _routed(spec.number)
     if existing is not None:
         raise RegistryError(
             f"Rufnummer {spec.number} ist schon Knoten {existing.node.name} zugeordnet", 409
@@ -230,13 +231,21 @@ def add_number(node: Node, number: str, label: str = "") -> RoutedNumber:
 
 
 def remove_number(number: str) -> None:
-    row = mdb.session.scalar(select(RoutedNumber).where(RoutedNumber.number == number))
+    row = _routed(number)
     if row is None:
         raise RegistryError(f"Rufnummer {number} ist keinem Knoten zugeordnet", 404)
     row.node.config_version += 1
     mdb.session.delete(row)
     mdb.session.commit()
     log.info("Rufnummer %s von Knoten %s entfernt", number, row.node.name)
+
+
+def _routed(number: str) -> RoutedNumber | None:
+    """The routed number ``number`` spells, however it is written (``+4930…``, ``030…`` and
+    ``4930…`` are one line: routing it to two nodes would split its calls)."""
+    wanted = normalize_number(number)
+    return next((row for row in mdb.session.scalars(select(RoutedNumber))
+                 if normalize_number(row.number) == wanted), None)
 
 
 def config_answer(node: Node) -> dict:

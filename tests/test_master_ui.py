@@ -147,6 +147,9 @@ def test_json_api_offers_the_same_data_and_actions(
                       ).status_code == 201
         assert s.post(f"{api}/numbers", json={"node": "kunde-a", "number": "4930123456"}
                       ).status_code == 409
+        # the same line spelt another way is not routed a second time
+        assert s.post(f"{api}/numbers", json={"node": "kunde-a", "number": "+4930123456"}
+                      ).status_code == 409
         assert s.get(f"{api}/numbers").json()["numbers"] == [
             {"number": "4930123456", "label": "", "node": "kunde-a"}]
 
@@ -164,7 +167,7 @@ def test_json_api_offers_the_same_data_and_actions(
         [report] = s.get(f"{api}/nodes/kunde-a/health").json()["health"]
         assert report["calls_in_progress"] == 1 and report["sync_gap"] is None
 
-        assert s.delete(f"{api}/numbers/4930123456").status_code == 204
+        assert s.delete(f"{api}/numbers/+4930123456").status_code == 204
         assert s.post(f"{api}/nodes/kunde-a/revoke").json() == {"revoked_certificates": 1}
         assert s.get(f"{api}/nodes/kunde-a").json()["state"] == "gesperrt"
         assert s.get(f"{api}/nodes/unbekannt").status_code == 404
