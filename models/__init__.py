@@ -1,7 +1,7 @@
 """Flask-SQLAlchemy models, database set-up, migrations, time-window resolution and the one
 phone-number rule (``models.phone``).
 
-Imports nothing else of ours."""
+Imports only ``config`` of ours (tests/test_layers.py)."""
 
 from .chats import END_REASONS, Chat, ChatEvent, ChatStatus, Recording, Turn, utcnow
 from .config import (
