@@ -218,8 +218,7 @@ class EslConnection:
                 self.broken = True
             self._shutdown(str(exc))
         except ProtocolError as exc:
-            # the UUID in the text too: tests/test_esl_protocol.py reads it from the message
-            log.error("malformed ESL frame of call %s, closing: %s", self.uuid or "?", exc)
+            log.error("malformed ESL frame, closing: %s", exc)
             self.broken = True
             self._shutdown(f"protocol error: {exc}")
         except Exception:

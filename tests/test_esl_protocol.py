@@ -9,6 +9,7 @@ import gevent
 import pytest
 from gevent import socket
 
+from config.log_context import CallUuidFilter
 from esl_controller.connection import EslConnection
 from esl_controller.protocol import (
     Api,
@@ -371,12 +372,13 @@ def test_malformed_frame_is_logged_and_closes_cleanly(controller, caplog) -> Non
     fs, conn, _ = controller.dial()
     waiting = gevent.spawn(conn.send, MyEvents(), 5.0)
     fs.expect("myevents")
+    caplog.handler.addFilter(CallUuidFilter())  # as the node's log handler has it
     with caplog.at_level(logging.ERROR, logger="esl_controller.connection"):
         fs.send_garbage()
         assert conn.wait_closed(2)
     with pytest.raises(ConnectionClosed):
         waiting.get(timeout=2)
-    assert any(fs.uuid in r.getMessage() and "malformed" in r.getMessage()
+    assert any(r.call_uuid == fs.uuid and "malformed" in r.getMessage()
                for r in caplog.records)
     assert fs.wait_closed(2)
 
