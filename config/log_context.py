@@ -33,12 +33,20 @@ def current_call() -> str:
 
 
 def in_this_context(fn: Callable[..., T]) -> Callable[..., T]:
-    """``fn`` bound to a copy of the current context: pass this to ``gevent.spawn`` or a pool
-    and the call's UUID travels with the work."""
-    context = contextvars.copy_context()
+    """``fn`` bound to the current call: pass this to ``gevent.spawn`` or a pool and the call's
+    UUID travels with the work.
+
+    It sets the one variable where ``fn`` runs rather than entering a copied context
+    (``Context.run``): under load, engine jobs entered that way in gevent's worker threads
+    hung for good (20 real calls on faster-whisper, tests/test_real_freeswitch_calls.py)."""
+    uuid = _call_uuid.get()
 
     def run(*args: Any, **kwargs: Any) -> T:
-        return context.copy().run(fn, *args, **kwargs)
+        token = _call_uuid.set(uuid)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _call_uuid.reset(token)
 
     return run
 

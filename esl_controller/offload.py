@@ -23,9 +23,9 @@ wrappers implement the same engine interfaces, so ``agents`` never learns about 
 greenlets. The node builds the pools and wrappers and kills the pools when it stops
 (``voicegate/node.py``); this module starts nothing by itself.
 
-A worker thread or a new greenlet starts with an empty context: every call here runs in a copy
-of the caller's (``config.log_context.in_this_context``), so an engine's log lines carry the
-call's UUID.
+A worker thread or a new greenlet starts with an empty context: every call here runs with the
+caller's call UUID set (``config.log_context.in_this_context``), so an engine's log lines carry
+it.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def call_off_hub(engine: object, fn: Callable[..., T], *args: Any, **kwargs: Any
 
 def run_offloaded(pool: EnginePool, engine: str, timeout_s: float, fn: Callable[..., T],
                   *args: Any, **kwargs: Any) -> T:
-    """``fn(*args)`` in the pool, in the caller's context (its call UUID); EngineTimeout after
+    """``fn(*args)`` in the pool, with the caller's call UUID; EngineTimeout after
     ``timeout_s`` (queueing for a busy pool included: a caller waits either way), EngineError
     on a crash.
 

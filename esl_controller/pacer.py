@@ -20,13 +20,14 @@ switch interval where it starts (``Node.start``).
 from __future__ import annotations
 
 import collections
-import contextvars
 import logging
 from collections.abc import Callable
 
 import gevent
 from gevent import monkey
 from gevent.event import Event
+
+from config.log_context import current_call
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class OutgoingStream:
         self.marks_sent: list[object] = []  # marks of frames that went out, oldest first
         self.slot: int | None = None  # which of the pacer's sub-ticks sends this stream
         self._first_pending = False
-        self._context = contextvars.copy_context()  # the call's: its UUID on the sender's lines
+        self.call_uuid = current_call()  # the sender thread's lines about it carry it
 
     # ---------------------------------------------------------------- hub side
     def enqueue(self, pcm: bytes, mark: object = None) -> int:
@@ -104,7 +105,7 @@ class OutgoingStream:
     # ---------------------------------------------------------------- sender thread
     def log(self, level: int, msg: str, *args: object, exc_info: bool = False) -> None:
         """A log line of the sender thread about this stream, with its call's UUID."""
-        self._context.run(log.log, level, msg, *args, exc_info=exc_info)
+        log.log(level, msg, *args, exc_info=exc_info, extra={"call_uuid": self.call_uuid})
 
     def send_next(self, sock, now: float) -> None:
         try:
