@@ -23,6 +23,12 @@ wrappers implement the same engine interfaces, so ``agents`` never learns about 
 greenlets. The node builds the pools and wrappers and kills the pools when it stops
 (``voicegate/node.py``); this module starts nothing by itself.
 
+Python locks that a library makes after ``monkey.patch_all`` are gevent locks, and native worker
+threads contending for one hang for good. faster-whisper builds a (disabled) tqdm progress bar
+per transcription, and tqdm keeps one class-wide lock: 20 calls at once hung speech recognition
+(tests/test_real_freeswitch_calls.py). Before engines get worker threads, such libraries get
+native locks (:func:`native_locks_for_worker_threads`).
+
 A worker thread or a new greenlet starts with an empty context: every call here runs with the
 caller's call UUID set (``config.log_context.in_this_context``), so an engine's log lines carry
 it.
@@ -72,7 +78,23 @@ def runs_on_hub(engine: object) -> bool:
 def engine_pool(engine: object, size: int) -> EnginePool:
     """Where ``engine``'s calls run (module docstring): ``size`` greenlets on the hub or
     ``size`` worker threads. Both bound how many calls use the engine at once."""
-    return Pool(size) if runs_on_hub(engine) else ThreadPool(size)
+    if runs_on_hub(engine):
+        return Pool(size)
+    native_locks_for_worker_threads()
+    return ThreadPool(size)
+
+
+def native_locks_for_worker_threads() -> None:
+    """Give the libraries engines use in worker threads native locks in a patched process
+    (module docstring); without patching their locks are native already."""
+    if not monkey.is_module_patched("threading"):
+        return
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return
+    tqdm.set_lock(monkey.get_original("_thread", "RLock")())
+    tqdm.monitor_interval = 0  # its monitor "thread" would be a greenlet no hub ever runs
 
 
 class EngineWorkers:
@@ -114,6 +136,7 @@ def call_off_hub(engine: object, fn: Callable[..., T], *args: Any, **kwargs: Any
     calling greenlet when its waits are cooperative, else in the hub's thread pool."""
     if runs_on_hub(engine):
         return fn(*args, **kwargs)
+    native_locks_for_worker_threads()
     return gevent.get_hub().threadpool.apply(in_this_context(fn), args, kwargs)
 
 

@@ -5,8 +5,11 @@ the chat records why the call really ended; what an engine logs carries the call
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import gevent
 import pytest
@@ -95,3 +98,34 @@ def test_what_an_engine_logs_during_a_call_carries_that_calls_uuid(pool, call_li
         assert [m for u, m in call_lines if u == uuid] == [
             "transcribing 320 bytes", "streaming Guten", "streaming Tag"]
     assert len(call_lines) == 6
+
+
+_PATCHED_NODE_STT = """
+from gevent import monkey
+monkey.patch_all()  # as `voicegate run` does
+import gevent
+from tqdm import tqdm
+from esl_controller.offload import engine_pool, run_offloaded
+
+class TqdmEngine:  # CPU work whose library builds a progress bar per job, as faster-whisper does
+    def transcribe(self):
+        for _ in range(300):
+            with tqdm(total=1, disable=True):
+                pass
+        return "ok"
+
+engine = TqdmEngine()
+pool = engine_pool(engine, 4)
+jobs = [gevent.spawn(run_offloaded, pool, "stt", 20.0, engine.transcribe) for _ in range(16)]
+gevent.joinall(jobs)
+print(sum(job.value == "ok" for job in jobs), [str(job.exception) for job in jobs if job.exception])
+"""
+
+
+def test_concurrent_engine_jobs_in_the_patched_node_do_not_hang_on_library_locks():
+    """20 real calls once hung faster-whisper: its per-job tqdm bar shares a class-wide lock,
+    a gevent lock after patching, between native worker threads. All 16 jobs must finish."""
+    done = subprocess.run([sys.executable, "-c", _PATCHED_NODE_STT], capture_output=True,
+                          text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "16 []", done.stdout + done.stderr
