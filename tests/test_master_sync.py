@@ -27,6 +27,7 @@ from node_sync.apply import load_managed_config, managed_settings
 from node_sync.client import NodeSync, enroll, is_enrolled, last_sync_status, schedule_sync
 from node_sync.state import NodePaths, load_state
 from tests.master_support import make_node_db
+from voicegate.node import build_node
 
 
 @pytest.fixture
@@ -131,7 +132,7 @@ def test_the_masters_engines_and_call_limit_take_effect_when_the_node_starts(
     caplog.clear()
 
     with caplog.at_level(logging.INFO, logger="node_sync.apply"):
-        started = managed_settings(load_settings(node_dir))
+        started = build_node(load_settings(node_dir), use_configured_engines=False).settings
 
     engines = started.engines
     assert (engines.stt, engines.stt_model, engines.llm) == ("whisper", "small", "none")

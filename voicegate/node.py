@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 
 from flask import Flask
 
@@ -67,8 +68,9 @@ class Node:
         if admin:
             from admin import create_app
             from admin.serving import make_admin_server
+            from node_sync.client import last_sync_status
 
-            admin_app = create_app(s)
+            admin_app = create_app(s, sync_status=partial(last_sync_status, s.data_dir))
             server = make_admin_server(admin_app, s.admin_host, s.admin_port)
             server.start()
             self.servers.append(server)
@@ -121,7 +123,11 @@ def build_node(settings: Settings, *, stt: SpeechToText | None = None,
     """Prepare the data folder and database and wire the controller to its engines; nothing
     runs until :meth:`Node.start`.
 
-    Engines given as arguments (tests) replace the configured ones."""
+    Engines given as arguments (tests) replace the configured ones; what the master manages
+    for this node (``managed.json``: engines, longest call) is laid over ``settings``."""
+    from node_sync.apply import managed_settings
+
+    settings = managed_settings(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
     db_app = create_db_app(settings.sqlalchemy_url)
