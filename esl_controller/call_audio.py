@@ -18,7 +18,6 @@ from pathlib import Path
 from gevent.event import Event
 from gevent.queue import Empty, Queue
 
-from config.log_context import bind_call, current_call
 from config.turn_taking import TurnTaking
 from media.audio import FrameStream, frame_bytes, resample
 from media.engines import Audio
@@ -113,14 +112,13 @@ class CallAudio:
     """The call's two directions over FreeSWITCH's unicast: the caller's datagrams in, the
     agent's paced frames out, both into the recording."""
 
-    def __init__(self, *, call_uuid: str, rate: int, host: str, freeswitch_port: int,
+    def __init__(self, *, rate: int, host: str, freeswitch_port: int,
                  pacer: Pacer, recording_path: Path | None, turn_taking: TurnTaking):
-        self.call_uuid = call_uuid
         self.rate = rate
         self.pacer = pacer
         self.recorder = CallRecorder(recording_path, rate)
         self.recording_path = recording_path
-        self.endpoint = UnicastEndpoint(host, freeswitch_port, self._receive, call_uuid=call_uuid)
+        self.endpoint = UnicastEndpoint(host, freeswitch_port, self._on_datagram)
         self._frame_size = frame_bytes(rate)
         self._chunker = FrameStream(rate)  # FreeSWITCH sends one datagram per packet time
         self._frame_errors = 0
@@ -176,12 +174,6 @@ class CallAudio:
         sent = self.stream.sent
         while sent:
             self.recorder.add_agent(sent.popleft())
-
-    def _receive(self, data: bytes) -> None:
-        """The endpoint's reader greenlet starts without the call's log context: bind it."""
-        if current_call() != self.call_uuid:
-            bind_call(self.call_uuid)
-        self._on_datagram(data)
 
     def _on_datagram(self, data: bytes) -> None:
         """Caller audio as it arrives: cut into 20 ms frames whatever FreeSWITCH's packet time

@@ -186,7 +186,7 @@ class CallSession:
         else:
             self.chat.note("recording_off")
         self._fs_port = services.ports.acquire()
-        self.audio = CallAudio(call_uuid=ch.uuid, rate=ch.rate, host=host,
+        self.audio = CallAudio(rate=ch.rate, host=host,
                                freeswitch_port=self._fs_port, pacer=services.pacer,
                                recording_path=path, turn_taking=agent.turn_taking)
         self.audio.start()

@@ -63,11 +63,9 @@ def _udp_port_free(host: str, port: int) -> bool:
 class UnicastEndpoint:
     """Receives the caller's audio (the agent's goes out through the pacer's sender)."""
 
-    def __init__(self, host: str, freeswitch_port: int, on_caller_frame: Callable[[bytes], None],
-                 *, call_uuid: str = ""):
+    def __init__(self, host: str, freeswitch_port: int, on_caller_frame: Callable[[bytes], None]):
         self.host = host
         self.freeswitch_port = freeswitch_port
-        self.call_uuid = call_uuid
         self._on_caller_frame = on_caller_frame
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind((host, 0))

@@ -10,8 +10,8 @@ from typing import Any
 from flask import Flask
 from flask_migrate import Migrate, upgrade
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import event
 
+from models.db import use_sqlite_pragmas
 from sync_contract.pki import write_private
 
 from .models import mdb
@@ -41,16 +41,6 @@ def _secret_key(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.close()
-
-
 def create_master_app(data_dir: Path | str, test_config: dict[str, Any] | None = None) -> Flask:
     """The master app for ``data_dir`` (database ``master.sqlite3`` and CA in ``pki/``).
 
@@ -78,7 +68,7 @@ def create_master_app(data_dir: Path | str, test_config: dict[str, Any] | None =
     mdb.init_app(app)
     master_migrate.init_app(app, mdb)
     with app.app_context():
-        event.listen(mdb.engine, "connect", _sqlite_pragmas)
+        use_sqlite_pragmas(mdb.engine)
         upgrade(directory=str(MIGRATIONS_DIR))
 
     csrf = CSRFProtect(app)

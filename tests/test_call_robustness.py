@@ -43,7 +43,7 @@ def test_a_cough_during_the_transfer_announcement_does_not_cancel_the_transfer(c
 
 def test_caller_audio_in_30_ms_packets_and_stray_datagrams_is_still_heard(tmp_path):
     rate = 8000
-    audio = CallAudio(call_uuid="test", rate=rate, host="127.0.0.1", freeswitch_port=9,
+    audio = CallAudio(rate=rate, host="127.0.0.1", freeswitch_port=9,
                       pacer=Pacer(), recording_path=tmp_path / "r.wav",
                       turn_taking=DEFAULT_TURN_TAKING)
     speech = concat(pause(300), german_speech("Ich brauche einen Termin."), pause(900))

@@ -211,7 +211,7 @@ def _close_interrupted_chats(settings: Settings, db_app: Flask) -> None:
     shared database only calls older than the longest possible call are closed."""
     import datetime as dt
 
-    from models import Chat, ChatEvent, db, utcnow
+    from models import Chat, ChatEvent, ChatStatus, db, utcnow
 
     now = utcnow()
     cutoff = now
@@ -219,9 +219,9 @@ def _close_interrupted_chats(settings: Settings, db_app: Flask) -> None:
         cutoff = now - dt.timedelta(seconds=settings.max_call_seconds)
     with db_app.app_context():
         stale = db.session.scalars(db.select(Chat).where(
-            Chat.status == "in_arbeit", Chat.started_at < cutoff)).all()
+            Chat.status == ChatStatus.IN_ARBEIT, Chat.started_at < cutoff)).all()
         for chat in stale:
-            chat.status, chat.ended_at = "neu", chat.ended_at or now
+            chat.status, chat.ended_at = ChatStatus.NEU, chat.ended_at or now
             chat.end_reason = chat.end_reason or "error"
             last = max((e.seq for e in chat.events), default=0)
             db.session.add(ChatEvent(chat_id=chat.id, seq=last + 1, kind="error", data={
