@@ -129,3 +129,39 @@ def test_concurrent_engine_jobs_in_the_patched_node_do_not_hang_on_library_locks
                           text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "16 []", done.stdout + done.stderr
+
+
+_FORK_WHILE_ENGINES_COMPUTE = """
+from voicegate.cli import patch_process
+patch_process()  # exactly as `voicegate run` prepares the process
+import subprocess, time
+import numpy as np
+from gevent.threadpool import ThreadPool
+
+# faster-whisper's feature extraction: a mel filter bank times a spectrogram, per utterance
+mel, spectrum = np.ones((80, 201), "float32"), np.ones((201, 3000), "float32")
+
+def recognise(times):
+    for _ in range(times):
+        mel @ spectrum
+    return True
+
+pool = ThreadPool(4)
+jobs = [pool.spawn(recognise, 300) for _ in range(8)]
+started = time.monotonic()
+while not all(job.ready() for job in jobs) and time.monotonic() - started < 30:
+    subprocess.run(["true"], timeout=5)  # the hub forks one espeak-ng per sentence meanwhile
+print(all(job.ready() and job.value for job in jobs))
+"""
+
+
+def test_the_node_forks_processes_while_engine_threads_compute_without_hanging():
+    """The node forks espeak-ng while faster-whisper runs numpy's BLAS in worker threads;
+    OpenBLAS's fork handler once hung the fork and every recognition for good."""
+    try:
+        done = subprocess.run([sys.executable, "-c", _FORK_WHILE_ENGINES_COMPUTE],
+                              capture_output=True, text=True, timeout=60,
+                              cwd=Path(__file__).resolve().parents[1])
+    except subprocess.TimeoutExpired:
+        pytest.fail("forking while engine threads compute hung the process")
+    assert done.stdout.strip() == "True", done.stdout + done.stderr

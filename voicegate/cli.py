@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -20,7 +21,18 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
 def patch_process() -> None:
     """gevent's monkey-patching, exactly as the node runs (``run`` and ``call``): sockets, DNS,
     subprocess, threads and locks become cooperative. The tests of the patched process use this
-    same function (tests/test_node_process.py)."""
+    same function (tests/test_node_process.py).
+
+    It also keeps OpenBLAS (numpy's matrix maths, used by faster-whisper's feature extraction)
+    on the calling thread. The node forks a process per sentence (espeak-ng) while engine
+    threads compute, and OpenBLAS's fork handler stops its own thread pool: with BLAS calls
+    running on other threads at that moment, the fork and every recognition hung for good
+    (20 real calls, tests/test_real_freeswitch_calls.py). The engines' worker threads are the
+    parallelism here; an operator's own OPENBLAS_NUM_THREADS is kept. Set before numpy loads."""
+    if "numpy" in sys.modules:
+        logging.getLogger(__name__).warning("numpy loaded before the node set "
+                                            "OPENBLAS_NUM_THREADS")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from gevent import monkey
 
     monkey.patch_all()
