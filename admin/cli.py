@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from pathlib import Path
+
+from config import add_data_argument
 
 from .users import MIN_PASSWORD_LENGTH, ROLES, UserError
 
@@ -17,8 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("username", metavar="BENUTZERNAME")
     create.add_argument("--role", choices=sorted(ROLES), default="user",
                         help="admin: darf konfigurieren; user: liest und bearbeitet Chats")
-    create.add_argument("--data", type=Path, default=None,
-                        help="Datenordner (SQLite-Datei, Aufnahmen, Modelle); Standard: ./data")
+    add_data_argument(create)
     create.add_argument("--password-stdin", action="store_true",
                         help="Passwort von der Standardeingabe lesen (erste Zeile)")
     create.set_defaults(func=cmd_create_user)

@@ -3,6 +3,7 @@ environment (``VOICEGATE_<FIELD>``), in that order."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 import tomllib
@@ -137,3 +138,10 @@ def load_settings(data_dir: Path | str | None = None, **overrides: object) -> Se
     if engine_overrides:
         settings = dataclasses.replace(settings, engines=engine_overrides)
     return settings
+
+
+def add_data_argument(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
+    """The node's ``--data`` option, the same on every ``voicegate`` subcommand."""
+    parser.add_argument("--data", type=Path, default=None, required=required,
+                        help="Datenordner des Knotens (SQLite-Datei, Aufnahmen, Modelle)"
+                        + ("" if required else "; Standard: ./data oder $VOICEGATE_DATA"))

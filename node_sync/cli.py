@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from config import add_data_argument
+
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     from .client import EnrollmentError, enroll
@@ -59,21 +61,17 @@ def cmd_status(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``enroll``, ``sync`` and ``status`` to the ``voicegate master`` group."""
 
-    def node_data(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--data", type=Path, required=True,
-                            help="Datenordner des Knotens (wie bei 'voicegate run')")
-
     p = commands.add_parser("enroll", help="(auf der Kunden-VM) beim Master registrieren")
-    node_data(p)
+    add_data_argument(p, required=True)
     p.add_argument("--master", required=True, help="z. B. https://master.example.de:8443")
     p.add_argument("--token", required=True, help="Einmal-Token aus 'voicegate master add-node'")
     p.add_argument("--ca", type=Path, required=True, help="ca.crt des Masters")
     p.set_defaults(func=cmd_enroll)
 
     p = commands.add_parser("sync", help="(auf der Kunden-VM) jetzt einmal abgleichen")
-    node_data(p)
+    add_data_argument(p, required=True)
     p.set_defaults(func=cmd_sync)
 
     p = commands.add_parser("status", help="(auf der Kunden-VM) Zustand der Verbindung zum Master")
-    node_data(p)
+    add_data_argument(p, required=True)
     p.set_defaults(func=cmd_status)

@@ -9,13 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
-from config import load_settings
+from config import add_data_argument, load_settings
 from config.log_context import configure_logging
-
-
-def _add_data(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, default=None,
-                        help="Datenordner (SQLite-Datei, Aufnahmen, Modelle); Standard: ./data")
 
 
 def patch_process() -> None:
@@ -116,17 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="BEFEHL")
 
     run = sub.add_parser("run", help="Knoten starten: ESL-Controller, Admin, Scheduler")
-    _add_data(run)
+    add_data_argument(run)
     run.add_argument("--esl-port", type=int, default=None, help="Standard 8084")
     run.add_argument("--admin-port", type=int, default=None, help="Standard 8080")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="Demo-Kunden (Nummern, Zeitfenster, Agenten) anlegen")
-    _add_data(demo)
+    add_data_argument(demo)
     demo.set_defaults(func=cmd_demo)
 
     call = sub.add_parser("call", help="Testanruf über den FreeSWITCH-Stand-in, Gespräch ausgeben")
-    _add_data(call)
+    add_data_argument(call)
     call.add_argument("number", help="angerufene Nummer, z. B. 4930123456")
     call.add_argument("--caller", default="491701234567", help="Nummer des Anrufers")
     call.add_argument("--say", action="append", metavar="TEXT",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from config import Settings, load_settings
+from config import Settings, add_data_argument, load_settings
 
 from .engines import coqui_python, model_path, stt_model_name, tts_model_name
 from .model_sources import damaged_files, offline_source, read_provenance, sha256_of
@@ -380,8 +380,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("pull", cmd_pull, "konfigurierte Modelle laden (braucht Internet)"),
     ):
         parser = sub.add_parser(name, help=text)
-        parser.add_argument("--data", type=Path, default=None,
-                            help="Datenordner (Standard: ./data)")
+        add_data_argument(parser)
         parser.set_defaults(func=func)
         if name == "pull":
             parser.add_argument("--stt", help="STT-Modell statt des konfigurierten (z. B. small)")

@@ -7,7 +7,7 @@ import getpass
 import sys
 from pathlib import Path
 
-from config import Settings, load_settings
+from config import Settings, add_data_argument, load_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,8 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     erase.set_defaults(func=cmd_erase)
 
     for parser in (purge, export, erase):
-        parser.add_argument("--data", type=Path, default=None,
-                            help="Datenordner (SQLite-Datei, Aufnahmen); Standard: ./data")
+        add_data_argument(parser)
 
 
 def _open(args: argparse.Namespace) -> tuple[Settings, object]:
